@@ -100,6 +100,6 @@ macro_rules! task {
             }
         }
 
-        $crate::__export_task_world!(__WflowTask);
+        $crate::bindings::__export_task_world!(__WflowTask);
     };
 }

@@ -1,0 +1,81 @@
+//! wflow: a workflow orchestrator whose tasks are WebAssembly components.
+//!
+//! A flow is a TOML manifest of tasks ([`manifest`]). The [`Executor`] runs
+//! its tasks in dependency order, each in its own wasmtime sandbox
+//! ([`runtime`]) with fuel and memory limits, reuses outputs from the
+//! [`cache`], and records every run in the [`state`] directory. Three narrow
+//! interfaces keep the engine independent of where things live:
+//! [`OutputCache`], [`RunStore`] and [`Dispatcher`]. The embedded defaults
+//! keep everything in one redb file and run tasks in this process.
+//!
+//! ```no_run
+//! # async fn example() -> anyhow::Result<()> {
+//! use std::path::Path;
+//! use wflow_host::{Host, NoObserver, RunOptions};
+//!
+//! let host = Host::open(Path::new("/var/lib/wflow"))?;
+//! let flow = wflow_host::manifest::load(Path::new("flow.toml"), &[], &std::env::current_dir()?)?;
+//! let report = host.run(&flow, &RunOptions::default(), &NoObserver).await?;
+//! println!("{}: {:?}", report.run_id, report.state);
+//! # Ok(())
+//! # }
+//! ```
+
+pub mod cache;
+pub mod dispatch;
+pub mod executor;
+pub mod manifest;
+pub mod runtime;
+pub mod state;
+
+use std::path::Path;
+use std::sync::Arc;
+
+use anyhow::Result;
+
+pub use cache::{OutputCache, RedbOutputCache};
+pub use dispatch::{Dispatcher, LocalDispatcher};
+pub use executor::{Executor, NoObserver, RunObserver, RunOptions, RunReport, TaskReport};
+pub use manifest::{Flow, ManifestError};
+pub use runtime::Runtime;
+pub use state::{RedbRunStore, RunStore, StateDir};
+
+/// The embedded host: a state directory, a runtime and an executor wired
+/// together with the redb cache and run store and the local dispatcher.
+pub struct Host {
+    state: StateDir,
+    runtime: Arc<Runtime>,
+    executor: Executor,
+}
+
+impl Host {
+    /// Opens the state directory at `path` and creates the runtime.
+    pub fn open(path: &Path) -> Result<Self> {
+        let state = StateDir::open(path)?;
+        let runtime = Arc::new(Runtime::new(state.artifact_dir())?);
+        let executor = Executor::new(
+            Arc::new(LocalDispatcher::new(runtime.clone())),
+            Arc::new(RedbOutputCache::new(state.database())),
+            Arc::new(RedbRunStore::new(state.database())),
+        );
+        Ok(Host { state, runtime, executor })
+    }
+
+    /// Runs `flow` to the end; see [`Executor::run`].
+    pub async fn run(&self, flow: &Flow, options: &RunOptions, observer: &dyn RunObserver) -> Result<RunReport> {
+        self.executor.run(flow, options, observer).await
+    }
+
+    pub fn state(&self) -> &StateDir {
+        &self.state
+    }
+
+    pub fn runtime(&self) -> &Arc<Runtime> {
+        &self.runtime
+    }
+
+    /// The record of past runs.
+    pub fn runs(&self) -> RedbRunStore {
+        RedbRunStore::new(self.state.database())
+    }
+}

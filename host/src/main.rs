@@ -1,1 +1,51 @@
-fn main(){}
+//! The `wflow-host` command line.
+//!
+//! Exit status: 0 when the command succeeded, 1 when a flow run failed (a
+//! task failed or an output was not written), 2 for an invalid manifest,
+//! parameter or argument, and 3 when the host itself could not work (for
+//! example, the state directory is unavailable).
+
+mod commands;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use tracing_subscriber::EnvFilter;
+
+use wflow_host::state::STATE_DIR_ENV;
+
+#[derive(Parser)]
+#[command(name = "wflow-host", version, about = "Run flows of WebAssembly component tasks")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+
+    /// Folder for the output cache, run records and compiled components.
+    ///
+    /// Defaults to $XDG_STATE_HOME/wflow, else ~/.local/state/wflow. One
+    /// process at a time may use a state directory.
+    #[arg(long, global = true, env = STATE_DIR_ENV, value_name = "DIR")]
+    state_dir: Option<PathBuf>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    Run(commands::run::RunArgs),
+    Validate(commands::validate::ValidateArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("warn")))
+        .with_writer(std::io::stderr)
+        .init();
+
+    let state_dir = cli.state_dir.unwrap_or_else(wflow_host::state::default_state_dir);
+    let status = match cli.command {
+        Command::Run(args) => commands::run::execute(args, &state_dir),
+        Command::Validate(args) => commands::validate::execute(args),
+    };
+    ExitCode::from(status as u8)
+}

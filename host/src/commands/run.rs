@@ -1,0 +1,201 @@
+//! `wflow-host run`: run a flow and print each task as it ends.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use clap::Args;
+use wflow_host::executor::{RunObserver, RunOptions, RunReport, TaskReport};
+use wflow_host::manifest::{self, Flow, ParamOverride, display_bytes};
+use wflow_host::runtime::{LogLevel, LogLine, LogStream};
+use wflow_host::state::{RunState, TaskState};
+use wflow_host::Host;
+
+use super::{Status, current_dir, display_path};
+
+/// Run a flow: each task in its own sandbox, reusing cached outputs.
+///
+/// Prints a line per task as it ends and a summary; the exit status is 1
+/// when any task failed.
+#[derive(Args)]
+pub struct RunArgs {
+    /// The flow manifest (TOML).
+    flow: PathBuf,
+
+    /// Set a parameter, as NAME=VALUE; repeatable. A relative path is
+    /// resolved against the current directory.
+    #[arg(long = "param", value_name = "NAME=VALUE")]
+    params: Vec<ParamOverride>,
+
+    /// Run every task even when a stored output exists. Fresh outputs still
+    /// replace the stored ones.
+    #[arg(long)]
+    no_cache: bool,
+
+    /// Print one JSON summary on stdout instead of the per-task lines.
+    #[arg(long)]
+    json: bool,
+
+    /// Also print debug and trace log lines of tasks, and the raw error and
+    /// WebAssembly backtrace of each failure.
+    #[arg(long, short)]
+    verbose: bool,
+}
+
+pub fn execute(args: RunArgs, state_dir: &Path) -> Status {
+    let flow = match manifest::load(&args.flow, &args.params, &current_dir()) {
+        Ok(flow) => flow,
+        Err(error) => {
+            eprintln!("error: {error}");
+            return Status::InvalidInput;
+        }
+    };
+
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build();
+    let runtime = match runtime {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("error: failed to start the async runtime: {error}");
+            return Status::HostError;
+        }
+    };
+    let host = match Host::open(state_dir) {
+        Ok(host) => host,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            return Status::HostError;
+        }
+    };
+
+    let options = RunOptions { read_cache: !args.no_cache, ..RunOptions::default() };
+    let printer = Printer::new(&flow, args.json, args.verbose);
+    let report = match runtime.block_on(host.run(&flow, &options, &printer)) {
+        Ok(report) => report,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            return Status::HostError;
+        }
+    };
+
+    if args.json {
+        let json = serde_json::to_string(&report).expect("a run report always serializes");
+        println!("{json}");
+    } else {
+        print_summary(&report);
+    }
+    match report.state {
+        RunState::Completed => Status::Success,
+        RunState::Running | RunState::Failed => Status::RunFailed,
+    }
+}
+
+/// Prints task lines and task logs as the run goes on.
+struct Printer {
+    id_width: usize,
+    json: bool,
+    verbose: bool,
+}
+
+impl Printer {
+    fn new(flow: &Flow, json: bool, verbose: bool) -> Self {
+        let id_width = flow.tasks.iter().map(|task| task.id.len()).max().unwrap_or(0);
+        Printer { id_width, json, verbose }
+    }
+}
+
+impl RunObserver for Printer {
+    fn task_finished(&self, report: &TaskReport, logs: &[LogLine]) {
+        let minimum = if self.verbose { LogLevel::Trace } else { LogLevel::Info };
+        let mut stderr = std::io::stderr().lock();
+        for line in logs.iter().filter(|line| line.level >= minimum) {
+            let source = match line.stream {
+                LogStream::Log => line.level.to_string(),
+                LogStream::Stdout => "stdout".to_string(),
+                LogStream::Stderr => "stderr".to_string(),
+            };
+            let _ = writeln!(stderr, "[{}] {source}: {}", report.id, line.message);
+        }
+        drop(stderr);
+
+        if self.json {
+            return;
+        }
+        let state = match report.state {
+            TaskState::Completed => "completed",
+            TaskState::Cached => "cached",
+            TaskState::Failed => "failed",
+            TaskState::Skipped => "skipped",
+        };
+        let details = match report.state {
+            TaskState::Completed => format!(
+                "fuel {}, memory {}",
+                group_digits(report.fuel_used),
+                display_bytes(report.peak_memory_bytes)
+            ),
+            TaskState::Cached => "cache hit".to_string(),
+            TaskState::Failed | TaskState::Skipped => report.error.clone().unwrap_or_default(),
+        };
+        let duration = format!("{:.2} ms", report.duration.as_secs_f64() * 1000.0);
+        println!("{state:<9}  {:<width$}  {duration:>11}  {details}", report.id, width = self.id_width);
+        if self.verbose {
+            if let Some(detail) = &report.detail {
+                println!("{detail}");
+            }
+        }
+    }
+}
+
+fn print_summary(report: &RunReport) {
+    let counts: Vec<String> = [TaskState::Completed, TaskState::Cached, TaskState::Failed, TaskState::Skipped]
+        .into_iter()
+        .filter_map(|state| {
+            let count = report.count(state);
+            let name = serde_json::to_value(state).expect("a state serializes");
+            (count > 0).then(|| format!("{count} {}", name.as_str().unwrap_or_default()))
+        })
+        .collect();
+    let state = match report.state {
+        RunState::Completed => "completed",
+        RunState::Running | RunState::Failed => "failed",
+    };
+    println!(
+        "\nflow `{}` {state} in {:.1} ms: {} tasks ({}); run {}",
+        report.flow,
+        report.duration.as_secs_f64() * 1000.0,
+        report.tasks.len(),
+        counts.join(", "),
+        report.run_id
+    );
+    for output in &report.outputs {
+        match (&output.bytes, &output.error) {
+            (Some(bytes), _) => println!("wrote {} ({})", display_path(&output.path), display_bytes(*bytes)),
+            (None, Some(error)) => println!("did not write {}: {error}", display_path(&output.path)),
+            (None, None) => {}
+        }
+    }
+}
+
+/// Formats `number` with a comma between groups of three digits.
+fn group_digits(number: u64) -> String {
+    let digits = number.to_string();
+    let mut grouped = String::with_capacity(digits.len() + digits.len() / 3);
+    for (index, digit) in digits.chars().enumerate() {
+        if index > 0 && (digits.len() - index) % 3 == 0 {
+            grouped.push(',');
+        }
+        grouped.push(digit);
+    }
+    grouped
+}
+
+#[cfg(test)]
+mod tests {
+    use super::group_digits;
+
+    #[test]
+    fn digits_are_grouped_by_three() {
+        assert_eq!(group_digits(0), "0");
+        assert_eq!(group_digits(999), "999");
+        assert_eq!(group_digits(1000), "1,000");
+        assert_eq!(group_digits(44370822), "44,370,822");
+    }
+}

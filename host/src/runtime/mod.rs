@@ -1,0 +1,288 @@
+//! The engine that runs one task attempt in its own sandbox.
+//!
+//! A [`Runtime`] owns the wasmtime engine, the linker with the imports a task
+//! may use, and the compiled components. A component is compiled (or loaded
+//! from the artifact folder) once per process and pre-instantiated once; each
+//! attempt then gets a fresh store with its own fuel and memory limits, so
+//! that nothing leaks from one attempt to the next.
+
+mod artifacts;
+mod bindings;
+mod capture;
+mod outcome;
+mod sandbox;
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Instant;
+
+use anyhow::{Context as _, Result};
+use wasmtime::component::{HasSelf, Linker};
+use wasmtime::{Config, Engine, Store, Trap};
+
+pub use artifacts::ArtifactSource;
+pub use outcome::{LogLevel, LogLine, LogStream, TaskFailure, TaskResult};
+
+pub(crate) use artifacts::write_atomically;
+pub(crate) use sandbox::now_ms;
+
+use bindings::{Task, TaskPre};
+use sandbox::{MemoryLimitExceeded, TaskState};
+
+use crate::manifest::{Limits, ParamValue};
+
+/// What a task is told about the run it is part of.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TaskContext {
+    pub flow: String,
+    pub task: String,
+    pub run_id: String,
+    pub attempt: u32,
+    /// The parameters the task sees, sorted by name.
+    pub params: Vec<(String, ParamValue)>,
+}
+
+/// A compiled and pre-linked component, ready to instantiate.
+pub struct LoadedComponent {
+    pre: TaskPre<TaskState>,
+    source: ArtifactSource,
+}
+
+impl LoadedComponent {
+    /// Whether the component was compiled now or loaded from disk.
+    pub fn source(&self) -> ArtifactSource {
+        self.source
+    }
+}
+
+type LoadSlot = Arc<OnceLock<Result<Arc<LoadedComponent>, TaskFailure>>>;
+
+/// The wasmtime engine with its linker and compiled components.
+pub struct Runtime {
+    engine: Engine,
+    linker: Linker<TaskState>,
+    artifacts: artifacts::ArtifactStore,
+    loaded: Mutex<HashMap<String, LoadSlot>>,
+    instantiations: AtomicU64,
+}
+
+impl Runtime {
+    /// Creates a runtime that keeps compiled components in `artifact_dir`.
+    pub fn new(artifact_dir: PathBuf) -> Result<Self> {
+        let mut config = Config::new();
+        config.wasm_component_model(true);
+        config.consume_fuel(true);
+        let engine = Engine::new(&config).map_err(anyhow::Error::from).context("failed to create the wasmtime engine")?;
+
+        let mut linker = Linker::new(&engine);
+        wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(anyhow::Error::from).context("failed to link WASI")?;
+        Task::add_to_linker::<_, HasSelf<_>>(&mut linker, |state| state).map_err(anyhow::Error::from).context("failed to link the task world")?;
+
+        let artifacts = artifacts::ArtifactStore::new(artifact_dir, &engine);
+        Ok(Runtime { engine, linker, artifacts, loaded: Mutex::default(), instantiations: AtomicU64::new(0) })
+    }
+
+    /// How many task instances this runtime has created.
+    pub fn instantiation_count(&self) -> u64 {
+        self.instantiations.load(Ordering::Relaxed)
+    }
+
+    /// Compiles or loads the component with content hash `hash`, once per
+    /// process: concurrent callers for the same hash wait for the first.
+    pub fn load(&self, hash: &str, bytes: &[u8]) -> Result<Arc<LoadedComponent>, TaskFailure> {
+        let slot = {
+            let mut loaded = self.loaded.lock().expect("component map lock is never poisoned");
+            loaded.entry(hash.to_string()).or_default().clone()
+        };
+        slot.get_or_init(|| self.compile(hash, bytes).map(Arc::new)).clone()
+    }
+
+    fn compile(&self, hash: &str, bytes: &[u8]) -> Result<LoadedComponent, TaskFailure> {
+        if let Some(reason) = not_a_component(bytes) {
+            return Err(TaskFailure::InvalidComponent { reason });
+        }
+        let (component, source) = self
+            .artifacts
+            .load(&self.engine, bytes, hash)
+            .map_err(|error| TaskFailure::InvalidComponent { reason: format!("{error:#}") })?;
+        let instance_pre = self
+            .linker
+            .instantiate_pre(&component)
+            .map_err(|error| TaskFailure::Instantiation { reason: format!("{error:#}") })?;
+        let pre = TaskPre::new(instance_pre).map_err(|error| TaskFailure::Instantiation {
+            reason: format!("the component does not export the wflow task world: {error:#}"),
+        })?;
+        Ok(LoadedComponent { pre, source })
+    }
+
+    /// Runs one attempt of a task in a fresh store. Blocks until it ends.
+    pub fn run(&self, component: &LoadedComponent, context: &TaskContext, input: &[u8], limits: Limits) -> TaskResult {
+        let started = Instant::now();
+        let mut store = Store::new(&self.engine, TaskState::new(limits.memory_bytes));
+        store.limiter(|state| state);
+        let fuel = limits.fuel.unwrap_or(u64::MAX);
+        store.set_fuel(fuel).expect("fuel is enabled in the engine config");
+
+        self.instantiations.fetch_add(1, Ordering::Relaxed);
+        let call = component.pre.instantiate(&mut store).map_err(CallError::Instantiate).and_then(|task| {
+            task.call_run(&mut store, &to_wit_context(context), input).map_err(CallError::Call)
+        });
+        let duration = started.elapsed();
+
+        let fuel_used = fuel - store.get_fuel().unwrap_or(0);
+        let (output, detail) = match call {
+            Ok(Ok(output)) => (Ok(output), None),
+            Ok(Err(error)) => {
+                (Err(TaskFailure::Task { message: error.message, retryable: error.retryable }), None)
+            }
+            Err(error) => classify(error, store.data(), limits),
+        };
+
+        let state = store.into_data();
+        let logs = collect_logs(&state);
+        TaskResult {
+            output,
+            fuel_used,
+            peak_memory_bytes: state.peak_memory_bytes,
+            logs,
+            duration,
+            detail,
+        }
+    }
+}
+
+enum CallError {
+    Instantiate(wasmtime::Error),
+    Call(wasmtime::Error),
+}
+
+/// Maps a wasmtime error to the failure the user reads, keeping the raw
+/// error chain and backtrace as detail.
+fn classify(error: CallError, state: &TaskState, limits: Limits) -> (Result<Vec<u8>, TaskFailure>, Option<String>) {
+    let (error, instantiating) = match error {
+        CallError::Instantiate(error) => (error, true),
+        CallError::Call(error) => (error, false),
+    };
+    let detail = Some(format!("{error:?}"));
+
+    if state.memory_limit_hit || error.downcast_ref::<MemoryLimitExceeded>().is_some() {
+        return (Err(TaskFailure::MemoryLimit { limit_bytes: limits.memory_bytes }), detail);
+    }
+    if let Some(Trap::OutOfFuel) = error.downcast_ref::<Trap>() {
+        let limit = limits.fuel.unwrap_or(u64::MAX);
+        return (Err(TaskFailure::OutOfFuel { limit }), detail);
+    }
+    if instantiating {
+        return (Err(TaskFailure::Instantiation { reason: format!("{error:#}") }), detail);
+    }
+    if let Some(message) = panic_message(&state.stderr.contents()) {
+        return (Err(TaskFailure::Panic { message }), detail);
+    }
+    let reason = match error.downcast_ref::<Trap>() {
+        Some(trap) => trap.to_string(),
+        None => format!("{error:#}"),
+    };
+    (Err(TaskFailure::Trap { reason }), detail)
+}
+
+/// Finds the message of a Rust panic in captured stderr. The standard
+/// library prints "thread '...' panicked at FILE:LINE:COLUMN:" and then the
+/// message on the following lines.
+fn panic_message(stderr: &[u8]) -> Option<String> {
+    let text = String::from_utf8_lossy(stderr);
+    let start = text.find("panicked at ")?;
+    let after = &text[start..];
+    let (location_line, rest) = after.split_once('\n')?;
+    let location = location_line.trim_start_matches("panicked at ").trim_end_matches(':');
+    let message: Vec<&str> = rest.lines().take_while(|line| !line.starts_with("note: ")).collect();
+    let message = message.join("\n").trim().to_string();
+    Some(format!("{message} (at {location})"))
+}
+
+/// Builds the attempt's log: `log` lines first, then captured output as lines,
+/// then a marker for anything dropped past the caps.
+fn collect_logs(state: &TaskState) -> Vec<LogLine> {
+    let mut logs = state.logs.clone();
+    let now = sandbox::now_ms();
+    for (stream, capture, level) in [
+        (LogStream::Stdout, &state.stdout, LogLevel::Info),
+        (LogStream::Stderr, &state.stderr, LogLevel::Warn),
+    ] {
+        let (bytes, dropped) = capture.take();
+        for line in String::from_utf8_lossy(&bytes).lines() {
+            logs.push(LogLine { timestamp_ms: now, level, stream, message: line.to_string() });
+        }
+        if dropped > 0 {
+            let message = format!("[{dropped} more bytes dropped: the cap is {} bytes]", sandbox::CAPTURE_BYTES);
+            logs.push(LogLine { timestamp_ms: now, level: LogLevel::Warn, stream, message });
+        }
+    }
+    if state.logs_dropped > 0 {
+        let message = format!("[{} more log lines dropped: the cap is {} bytes]", state.logs_dropped, sandbox::LOG_BYTES);
+        logs.push(LogLine { timestamp_ms: now, level: LogLevel::Warn, stream: LogStream::Log, message });
+    }
+    logs
+}
+
+/// Explains why `bytes` cannot be a component, or returns `None` when the
+/// header looks like one. wasmtime's own message for a core module is terse.
+fn not_a_component(bytes: &[u8]) -> Option<String> {
+    const MAGIC: &[u8] = b"\0asm";
+    const MODULE_VERSION: [u8; 4] = [1, 0, 0, 0];
+    if bytes.len() < 8 || &bytes[..4] != MAGIC {
+        return Some("the file is not WebAssembly (no `\\0asm` header)".to_string());
+    }
+    if bytes[4..8] == MODULE_VERSION {
+        return Some(
+            "the file is a core WebAssembly module, not a component; build it for the \
+             `wasm32-wasip2` target or wrap it with `wasm-tools component new`"
+                .to_string(),
+        );
+    }
+    None
+}
+
+fn to_wit_context(context: &TaskContext) -> bindings::Context {
+    let params = context
+        .params
+        .iter()
+        .map(|(name, value)| bindings::Param {
+            name: name.clone(),
+            value: match value {
+                ParamValue::String(text) => bindings::ParamValue::Text(text.clone()),
+                ParamValue::Path(path) => bindings::ParamValue::Text(path.display().to_string()),
+                ParamValue::Integer(number) => bindings::ParamValue::Integer(*number),
+                ParamValue::Float(number) => bindings::ParamValue::Float(*number),
+                ParamValue::Boolean(flag) => bindings::ParamValue::Boolean(*flag),
+            },
+        })
+        .collect();
+    bindings::Context {
+        flow: context.flow.clone(),
+        task: context.task.clone(),
+        run_id: context.run_id.clone(),
+        attempt: context.attempt,
+        params,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn panic_message_is_read_from_stderr() {
+        let stderr = b"\nthread '<unnamed>' panicked at src/lib.rs:50:20:\nboom\nnote: run with `RUST_BACKTRACE=1`\n";
+        assert_eq!(panic_message(stderr), Some("boom (at src/lib.rs:50:20)".to_string()));
+        assert_eq!(panic_message(b"plain output\n"), None);
+    }
+
+    #[test]
+    fn header_check_tells_module_from_component() {
+        assert!(not_a_component(b"\0asm\x01\0\0\0").unwrap().contains("core WebAssembly module"));
+        assert!(not_a_component(b"\0asm\x0d\0\x01\0").is_none());
+        assert!(not_a_component(b"hello").unwrap().contains("not WebAssembly"));
+    }
+}

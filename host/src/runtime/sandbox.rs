@@ -1,0 +1,133 @@
+//! The per-attempt store data: the WASI context a task may reach, its memory
+//! limiter, and the log it writes.
+//!
+//! Each attempt gets a fresh `TaskState` in a fresh store. The WASI context
+//! grants stdout and stderr (captured), clocks and random numbers. No
+//! directory is preopened, the environment and arguments are empty, stdin is
+//! empty, and the socket address check denies every address.
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use wasmtime::ResourceLimiter;
+use wasmtime::component::ResourceTable;
+use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
+
+use super::bindings::{Level, wflow};
+use super::capture::CapturedOutput;
+use super::outcome::{LogLevel, LogLine, LogStream};
+
+/// Bytes of stdout, and separately of stderr, kept per attempt.
+pub(crate) const CAPTURE_BYTES: usize = 1024 * 1024;
+
+/// Bytes of `log` messages kept per attempt.
+pub(crate) const LOG_BYTES: usize = 1024 * 1024;
+
+/// Table elements a task may grow a table to.
+const MAX_TABLE_ELEMENTS: usize = 1_000_000;
+
+/// The error a refused memory growth raises, so that the failure is told
+/// apart from other traps.
+#[derive(Debug)]
+pub(crate) struct MemoryLimitExceeded {
+    pub(crate) limit_bytes: u64,
+    pub(crate) requested_bytes: u64,
+}
+
+impl std::fmt::Display for MemoryLimitExceeded {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "memory growth to {} bytes exceeds the limit of {} bytes",
+            self.requested_bytes, self.limit_bytes
+        )
+    }
+}
+
+impl std::error::Error for MemoryLimitExceeded {}
+
+pub(crate) struct TaskState {
+    wasi: WasiCtx,
+    table: ResourceTable,
+    memory_limit_bytes: u64,
+    pub(crate) peak_memory_bytes: u64,
+    pub(crate) memory_limit_hit: bool,
+    pub(crate) stdout: CapturedOutput,
+    pub(crate) stderr: CapturedOutput,
+    pub(crate) logs: Vec<LogLine>,
+    log_bytes: usize,
+    pub(crate) logs_dropped: u64,
+}
+
+impl TaskState {
+    pub(crate) fn new(memory_limit_bytes: u64) -> Self {
+        let stdout = CapturedOutput::new(CAPTURE_BYTES);
+        let stderr = CapturedOutput::new(CAPTURE_BYTES);
+        let mut builder = WasiCtxBuilder::new();
+        builder
+            .stdout(stdout.clone())
+            .stderr(stderr.clone())
+            .allow_tcp(false)
+            .allow_udp(false)
+            .allow_ip_name_lookup(false)
+            .socket_addr_check(|_, _| Box::pin(async { false }));
+        TaskState {
+            wasi: builder.build(),
+            table: ResourceTable::new(),
+            memory_limit_bytes,
+            peak_memory_bytes: 0,
+            memory_limit_hit: false,
+            stdout,
+            stderr,
+            logs: Vec::new(),
+            log_bytes: 0,
+            logs_dropped: 0,
+        }
+    }
+}
+
+impl WasiView for TaskState {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
+    }
+}
+
+impl ResourceLimiter for TaskState {
+    fn memory_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
+        let desired = desired as u64;
+        if desired > self.memory_limit_bytes {
+            self.memory_limit_hit = true;
+            return Err(MemoryLimitExceeded { limit_bytes: self.memory_limit_bytes, requested_bytes: desired }.into());
+        }
+        self.peak_memory_bytes = self.peak_memory_bytes.max(desired);
+        Ok(true)
+    }
+
+    fn table_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
+        Ok(desired <= MAX_TABLE_ELEMENTS)
+    }
+}
+
+impl wflow::task::types::Host for TaskState {}
+
+impl wflow::task::log::Host for TaskState {
+    fn log(&mut self, level: Level, message: String) {
+        if self.log_bytes + message.len() > LOG_BYTES {
+            self.logs_dropped += 1;
+            return;
+        }
+        self.log_bytes += message.len();
+        let level = match level {
+            Level::Trace => LogLevel::Trace,
+            Level::Debug => LogLevel::Debug,
+            Level::Info => LogLevel::Info,
+            Level::Warn => LogLevel::Warn,
+            Level::Error => LogLevel::Error,
+        };
+        self.logs.push(LogLine { timestamp_ms: now_ms(), level, stream: LogStream::Log, message });
+    }
+}
+
+/// Milliseconds since the Unix epoch.
+pub(crate) fn now_ms() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |elapsed| elapsed.as_millis() as u64)
+}

@@ -1,0 +1,162 @@
+//! The record of every flow run and its task runs.
+
+use std::sync::Arc;
+
+use anyhow::{Context as _, Result};
+use redb::{ReadableDatabase, ReadableTable, TableDefinition};
+use serde::{Deserialize, Serialize};
+
+use crate::runtime::LogLine;
+
+/// Flow runs by run id, as JSON.
+const RUNS: TableDefinition<&str, &[u8]> = TableDefinition::new("runs");
+/// Task runs by (run id, task id), as JSON.
+const TASK_RUNS: TableDefinition<(&str, &str), &[u8]> = TableDefinition::new("task_runs");
+/// Log lines by (run id, task id), as a JSON array.
+const TASK_LOGS: TableDefinition<(&str, &str), &[u8]> = TableDefinition::new("task_logs");
+
+/// The state of a flow run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RunState {
+    Running,
+    Completed,
+    Failed,
+}
+
+/// The state of a task run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TaskState {
+    /// Ran and returned an output.
+    Completed,
+    /// Reused a stored output without running.
+    Cached,
+    /// Ran and failed, or could not start.
+    Failed,
+    /// Did not run because a task it reads from failed.
+    Skipped,
+}
+
+impl TaskState {
+    /// Whether the task has an output that downstream tasks can read.
+    pub fn has_output(self) -> bool {
+        matches!(self, TaskState::Completed | TaskState::Cached)
+    }
+}
+
+/// One flow run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunRecord {
+    pub run_id: String,
+    pub flow: String,
+    pub manifest_path: String,
+    pub params: serde_json::Map<String, serde_json::Value>,
+    pub state: RunState,
+    pub started_at_ms: u64,
+    pub ended_at_ms: Option<u64>,
+}
+
+/// One task of a flow run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TaskRecord {
+    pub task_id: String,
+    pub state: TaskState,
+    pub attempts: u32,
+    pub started_at_ms: u64,
+    pub ended_at_ms: u64,
+    pub fuel_used: u64,
+    pub peak_memory_bytes: u64,
+    pub cache_hit: bool,
+    pub error: Option<String>,
+}
+
+/// Where run records are kept. The embedded default is [`RedbRunStore`].
+pub trait RunStore: Send + Sync {
+    /// Inserts or replaces the record of a flow run.
+    fn put_run(&self, run: &RunRecord) -> Result<()>;
+
+    /// Inserts or replaces the record of a task run, with its log lines.
+    fn put_task(&self, run_id: &str, task: &TaskRecord, logs: &[LogLine]) -> Result<()>;
+
+    /// The flow run `run_id`, if recorded.
+    fn run(&self, run_id: &str) -> Result<Option<RunRecord>>;
+
+    /// The task runs of flow run `run_id`.
+    fn tasks(&self, run_id: &str) -> Result<Vec<TaskRecord>>;
+
+    /// The log lines of task `task_id` in flow run `run_id`.
+    fn logs(&self, run_id: &str, task_id: &str) -> Result<Vec<LogLine>>;
+}
+
+/// Run records in the state directory's redb database.
+pub struct RedbRunStore {
+    database: Arc<redb::Database>,
+}
+
+impl RedbRunStore {
+    pub fn new(database: Arc<redb::Database>) -> Self {
+        RedbRunStore { database }
+    }
+}
+
+impl RunStore for RedbRunStore {
+    fn put_run(&self, run: &RunRecord) -> Result<()> {
+        let json = serde_json::to_vec(run)?;
+        let transaction = self.database.begin_write()?;
+        transaction.open_table(RUNS)?.insert(run.run_id.as_str(), json.as_slice())?;
+        transaction.commit().context("failed to record the flow run")?;
+        Ok(())
+    }
+
+    fn put_task(&self, run_id: &str, task: &TaskRecord, logs: &[LogLine]) -> Result<()> {
+        let json = serde_json::to_vec(task)?;
+        let logs = serde_json::to_vec(logs)?;
+        let key = (run_id, task.task_id.as_str());
+        let transaction = self.database.begin_write()?;
+        transaction.open_table(TASK_RUNS)?.insert(key, json.as_slice())?;
+        transaction.open_table(TASK_LOGS)?.insert(key, logs.as_slice())?;
+        transaction.commit().context("failed to record the task run")?;
+        Ok(())
+    }
+
+    fn run(&self, run_id: &str) -> Result<Option<RunRecord>> {
+        let transaction = self.database.begin_read()?;
+        let table = match transaction.open_table(RUNS) {
+            Ok(table) => table,
+            Err(redb::TableError::TableDoesNotExist(_)) => return Ok(None),
+            Err(error) => return Err(error.into()),
+        };
+        let Some(value) = table.get(run_id)? else { return Ok(None) };
+        Ok(Some(serde_json::from_slice(value.value())?))
+    }
+
+    fn tasks(&self, run_id: &str) -> Result<Vec<TaskRecord>> {
+        let transaction = self.database.begin_read()?;
+        let table = match transaction.open_table(TASK_RUNS) {
+            Ok(table) => table,
+            Err(redb::TableError::TableDoesNotExist(_)) => return Ok(Vec::new()),
+            Err(error) => return Err(error.into()),
+        };
+        let mut tasks = Vec::new();
+        for entry in table.range((run_id, "")..)? {
+            let (key, value) = entry?;
+            if key.value().0 != run_id {
+                break;
+            }
+            tasks.push(serde_json::from_slice(value.value())?);
+        }
+        Ok(tasks)
+    }
+
+    fn logs(&self, run_id: &str, task_id: &str) -> Result<Vec<LogLine>> {
+        let transaction = self.database.begin_read()?;
+        let table = match transaction.open_table(TASK_LOGS) {
+            Ok(table) => table,
+            Err(redb::TableError::TableDoesNotExist(_)) => return Ok(Vec::new()),
+            Err(error) => return Err(error.into()),
+        };
+        let Some(value) = table.get((run_id, task_id))? else { return Ok(Vec::new()) };
+        Ok(serde_json::from_slice(value.value())?)
+    }
+}
