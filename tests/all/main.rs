@@ -1,1 +1,12 @@
+//! Integration tests: real components, built from this workspace for
+//! `wasm32-wasip2` when the tests start, run by a real wasmtime.
 
+mod support;
+
+mod cache;
+mod cli;
+mod faults;
+mod flights;
+mod flights_reference;
+mod manifests;
+mod recovery;

@@ -43,8 +43,7 @@ pub(crate) fn parse_fuel(value: &toml::Value) -> Result<Option<u64>, String> {
 
 /// Parses a duration such as `30s`, `15m`, `12h` or `7d`.
 pub(crate) fn parse_duration(text: &str) -> Result<Duration, String> {
-    let duration = humantime::parse_duration(text.trim())
-        .map_err(|error| format!("invalid duration `{text}`: {error}"))?;
+    let duration = humantime::parse_duration(text.trim()).map_err(|_| format!("invalid duration `{text}`"))?;
     if duration.is_zero() {
         return Err(format!("invalid duration `{text}`: it must be longer than zero"));
     }

@@ -12,7 +12,7 @@ use toml::Spanned;
 use super::diagnostic::{Diagnostic, Location, SourceMap};
 use super::model::{CachePolicy, Flow, InputSpec, Limits, OutputSpec, TaskSpec};
 use super::params::{ParamOverride, ParamSpec, ParamType, ParamValue, absolute};
-use super::schema::{RawInput, RawManifest, RawOutput, RawSettings, RawTask};
+use super::schema::{RawInput, RawManifest, RawOutput, RawParam, RawSettings, RawTask};
 use super::template::{Template, is_identifier};
 use super::units;
 
@@ -66,13 +66,18 @@ impl<'a> Checker<'a> {
         }
 
         let params = self.check_params(&raw.params);
-        let (values, sources) = self.bind_values(&params, overrides);
+        let (values, sources) = self.bind_values(&params, &raw.params, overrides);
         let defaults = self.check_defaults(raw.defaults.as_ref());
         let tasks = self.check_tasks(&raw.tasks, &params, &values, &sources, &defaults);
         let outputs = self.check_outputs(&raw.outputs, &tasks, &params, &values, &sources);
         let ordered = self.order_tasks(&raw.tasks, tasks);
 
         if !self.diagnostics.is_empty() {
+            // Report in file order; problems without a line come last.
+            self.diagnostics.sort_by_key(|diagnostic| match diagnostic.location {
+                Location::File { line, column, .. } => (0, line, column),
+                Location::CommandLine { .. } | Location::Flow { .. } => (1, 0, 0),
+            });
             return Err(self.diagnostics);
         }
         Ok(Flow {
@@ -94,7 +99,7 @@ impl<'a> Checker<'a> {
 
     fn check_params(
         &mut self,
-        raw: &BTreeMap<Spanned<String>, Spanned<super::schema::RawParam>>,
+        raw: &BTreeMap<Spanned<String>, Spanned<RawParam>>,
     ) -> BTreeMap<String, ParamSpec> {
         let mut params = BTreeMap::new();
         for (name, param) in raw {
@@ -137,6 +142,7 @@ impl<'a> Checker<'a> {
     fn bind_values(
         &mut self,
         params: &BTreeMap<String, ParamSpec>,
+        raw_params: &BTreeMap<Spanned<String>, Spanned<RawParam>>,
         overrides: &[ParamOverride],
     ) -> (BTreeMap<String, ParamValue>, HashMap<String, ValueSource>) {
         let mut values = BTreeMap::new();
@@ -185,7 +191,8 @@ impl<'a> Checker<'a> {
                 None => {
                     let message = format!("missing value for required parameter `{name}` ({})", spec.kind);
                     let help = format!("pass it with --param {name}=VALUE, or give it a `default` in the manifest");
-                    self.diagnostics.push(Diagnostic::new(self.map.whole(), message).with_help(help));
+                    let span = raw_params.get_key_value(name.as_str()).map_or(0..0, |(key, _)| key.span());
+                    self.error(span, message, Some(help));
                 }
             }
         }

@@ -1,0 +1,111 @@
+//! The `wflow-host` binary: its summary, JSON output, exit statuses and the
+//! `validate` command.
+
+use crate::support::{self, Sandbox};
+
+#[test]
+fn run_json_summary_has_documented_shape() {
+    let sandbox = Sandbox::new();
+    let manifest = support::flights_flow(&sandbox);
+
+    let output = support::wflow(sandbox.path(), &sandbox.state_dir(), &["run", manifest.to_str().unwrap(), "--json"]);
+
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let summary: serde_json::Value = serde_json::from_slice(&output.stdout).expect("stdout is one JSON document");
+    assert_eq!(summary["flow"], "flights");
+    assert_eq!(summary["state"], "completed");
+    assert!(summary["run_id"].as_str().is_some_and(|id| id.len() == 36));
+    let tasks = summary["tasks"].as_array().unwrap();
+    assert_eq!(tasks.len(), 6);
+    for task in tasks {
+        assert_eq!(task["state"], "completed", "{task}");
+        assert!(task["duration_ms"].as_f64().is_some_and(|ms| ms > 0.0), "{task}");
+        assert!(task["fuel_used"].as_u64().is_some_and(|fuel| fuel > 0), "{task}");
+        assert_eq!(task["cache_hit"], false, "{task}");
+    }
+    assert_eq!(summary["outputs"].as_array().unwrap().len(), 3);
+}
+
+#[test]
+fn run_prints_task_lines_and_summary() {
+    let sandbox = Sandbox::new();
+    let manifest = support::flights_flow(&sandbox);
+    let manifest = manifest.to_str().unwrap();
+
+    let first = support::wflow(sandbox.path(), &sandbox.state_dir(), &["run", manifest]);
+    let second = support::wflow(sandbox.path(), &sandbox.state_dir(), &["run", manifest]);
+
+    assert!(first.status.success(), "{}", String::from_utf8_lossy(&first.stderr));
+    let stdout = String::from_utf8_lossy(&first.stdout);
+    assert_eq!(stdout.lines().filter(|line| line.starts_with("completed")).count(), 6, "{stdout}");
+    assert!(stdout.contains("flow `flights` completed in"), "{stdout}");
+    assert!(stdout.contains("wrote flights/out/by_origin.csv"), "{stdout}");
+    let stderr = String::from_utf8_lossy(&first.stderr);
+    assert!(stderr.contains("[extract] info: read 2000 rows"), "{stderr}");
+    let stdout = String::from_utf8_lossy(&second.stdout);
+    assert_eq!(stdout.lines().filter(|line| line.starts_with("cached")).count(), 6, "{stdout}");
+}
+
+#[test]
+fn invalid_param_exits_before_running() {
+    let sandbox = Sandbox::new();
+    let manifest = support::flights_flow(&sandbox);
+
+    let output = support::wflow(
+        sandbox.path(),
+        &sandbox.state_dir(),
+        &["run", manifest.to_str().unwrap(), "--param", "min_flights=many"],
+    );
+
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("--param min_flights=many: parameter `min_flights` (integer): invalid value `many`"),
+        "{stderr}"
+    );
+    assert!(!sandbox.state_dir().exists(), "nothing may run or be stored for an invalid flow");
+}
+
+#[test]
+fn validate_reports_valid_and_invalid_flows() {
+    let sandbox = Sandbox::new();
+    let manifest = support::flights_flow(&sandbox);
+    let broken = sandbox.write("flights/broken.toml", &std::fs::read_to_string(&manifest).unwrap().replace("id = \"clean\"", "id = \"extract\""));
+
+    let valid = support::wflow(sandbox.path(), &sandbox.state_dir(), &["validate", "flights/flow.toml"]);
+    let invalid = support::wflow(sandbox.path(), &sandbox.state_dir(), &["validate", broken.to_str().unwrap()]);
+
+    assert!(valid.status.success(), "{}", String::from_utf8_lossy(&valid.stderr));
+    assert_eq!(
+        String::from_utf8_lossy(&valid.stdout),
+        "flights/flow.toml: flow `flights` is valid: 6 tasks (extract, airports, clean, enrich, aggregate, report), \
+         5 parameters, 3 outputs\n"
+    );
+    assert_eq!(invalid.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&invalid.stderr);
+    assert!(stderr.contains("duplicate task id `extract`"), "{stderr}");
+    assert!(stderr.contains("broken.toml:"), "{stderr}");
+}
+
+#[test]
+fn verbose_run_shows_failure_detail() {
+    let sandbox = Sandbox::new();
+    let component = support::component("wflow_fixture_faults").display().to_string();
+    let manifest = sandbox.write(
+        "trap.toml",
+        &format!(
+            "[flow]\nname = \"trap\"\n\n[params.mode]\ntype = \"string\"\ndefault = \"trap\"\n\n\
+             [[tasks]]\nid = \"crash\"\ncomponent = \"{component}\"\ninput = {{ param = \"mode\" }}\n"
+        ),
+    );
+
+    let quiet = support::wflow(sandbox.path(), &sandbox.state_dir(), &["run", manifest.to_str().unwrap()]);
+    let verbose = support::wflow(sandbox.path(), &sandbox.state_dir(), &["run", "--verbose", manifest.to_str().unwrap()]);
+
+    assert_eq!(quiet.status.code(), Some(1));
+    let quiet = String::from_utf8_lossy(&quiet.stdout);
+    assert!(quiet.contains("task `crash` panicked: the fixture was asked to trap"), "{quiet}");
+    assert!(!quiet.contains("wasm backtrace"), "{quiet}");
+    let verbose = String::from_utf8_lossy(&verbose.stdout);
+    assert!(verbose.contains("wasm backtrace"), "{verbose}");
+}

@@ -1,0 +1,131 @@
+//! Shared helpers: building the guest components, temporary flows and
+//! running them through the library or the `wflow-host` binary.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::OnceLock;
+
+use wflow_host::executor::{NoObserver, RunOptions, RunReport};
+use wflow_host::manifest::{self, Flow, ParamOverride};
+use wflow_host::Host;
+
+/// The guest crates the tests run, by package name.
+const GUEST_PACKAGES: &[&str] = &[
+    "flights-extract",
+    "flights-airports",
+    "flights-clean",
+    "flights-enrich",
+    "flights-aggregate",
+    "flights-report",
+    "wflow-fixture-faults",
+];
+
+/// The workspace root.
+pub fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("the host crate is inside the workspace").to_path_buf()
+}
+
+/// Builds every guest component once per test process and returns the
+/// folder that holds the `.wasm` files.
+pub fn components() -> &'static Path {
+    static BUILT: OnceLock<PathBuf> = OnceLock::new();
+    BUILT.get_or_init(|| {
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_string());
+        let mut command = Command::new(cargo);
+        command.current_dir(root()).args(["build", "--release", "--target", "wasm32-wasip2"]);
+        for package in GUEST_PACKAGES {
+            command.args(["-p", package]);
+        }
+        let output = command.output().expect("failed to start cargo to build the guest components");
+        assert!(
+            output.status.success(),
+            "building the guest components failed; if the target is missing, run \
+             `rustup target add wasm32-wasip2`\n{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        root().join("target/wasm32-wasip2/release")
+    })
+}
+
+/// The path of the built component `name`, such as `flights_clean`.
+pub fn component(name: &str) -> PathBuf {
+    components().join(format!("{name}.wasm"))
+}
+
+/// A fresh folder for one test: its state directory and any files it writes.
+pub struct Sandbox {
+    pub dir: tempfile::TempDir,
+}
+
+impl Sandbox {
+    pub fn new() -> Self {
+        components();
+        Sandbox { dir: tempfile::tempdir().expect("failed to create a temporary folder") }
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    pub fn state_dir(&self) -> PathBuf {
+        self.path().join("state")
+    }
+
+    /// Writes `text` to `name` inside the sandbox and returns its path.
+    pub fn write(&self, name: &str, text: &str) -> PathBuf {
+        let path = self.path().join(name);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).unwrap();
+        }
+        std::fs::write(&path, text).unwrap();
+        path
+    }
+
+    pub fn host(&self) -> Host {
+        Host::open(&self.state_dir()).expect("failed to open the host")
+    }
+}
+
+/// Parses `NAME=VALUE` overrides.
+pub fn overrides(pairs: &[(&str, &str)]) -> Vec<ParamOverride> {
+    pairs.iter().map(|(name, value)| ParamOverride { name: name.to_string(), value: value.to_string() }).collect()
+}
+
+/// Loads a flow, panicking with its diagnostics when it is invalid.
+pub fn load(path: &Path, pairs: &[(&str, &str)]) -> Flow {
+    manifest::load(path, &overrides(pairs), &root()).unwrap_or_else(|error| panic!("invalid flow: {error}"))
+}
+
+/// Runs `flow` on `host` with default options.
+pub async fn run(host: &Host, flow: &Flow) -> RunReport {
+    host.run(flow, &RunOptions::default(), &NoObserver).await.expect("the run could not be recorded")
+}
+
+/// The ids of the tasks in `report` that ran, meaning they were not cached.
+pub fn ran(report: &RunReport) -> Vec<&str> {
+    report.tasks.iter().filter(|task| !task.cache_hit).map(|task| task.id.as_str()).collect()
+}
+
+/// Runs the `wflow-host` binary in `cwd` with `args`.
+pub fn wflow(cwd: &Path, state_dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_wflow-host"))
+        .current_dir(cwd)
+        .env("WFLOW_STATE_DIR", state_dir)
+        .env_remove("RUST_LOG")
+        .args(args)
+        .output()
+        .expect("failed to start wflow-host")
+}
+
+/// A copy of the flights flow in `sandbox`, with its data, whose component
+/// paths point at the built components and whose `out` is inside the sandbox.
+pub fn flights_flow(sandbox: &Sandbox) -> PathBuf {
+    let example = root().join("examples/flights");
+    let text = std::fs::read_to_string(example.join("flow.toml")).unwrap();
+    let text = text.replace("../../target/wasm32-wasip2/release", &components().display().to_string());
+    std::fs::create_dir_all(sandbox.path().join("flights/data")).unwrap();
+    for file in ["flights-2k.json", "airports.csv"] {
+        std::fs::copy(example.join("data").join(file), sandbox.path().join("flights/data").join(file)).unwrap();
+    }
+    sandbox.write("flights/flow.toml", &text)
+}
