@@ -1,9 +1,12 @@
 //! The `wflow-host` command line.
 //!
-//! Exit status: 0 when the command succeeded, 1 when a flow run failed (a
-//! task failed or an output was not written), 2 for an invalid manifest,
-//! parameter or argument, and 3 when the host itself could not work (for
-//! example, the state directory is unavailable).
+//! Exit status:
+//!
+//! - 0: the command succeeded;
+//! - 1: a flow run failed, because a task failed or an output was not written;
+//! - 2: a manifest, parameter or argument is invalid;
+//! - 3: the host itself could not work, for example because the state
+//!   directory is unavailable.
 
 mod commands;
 

@@ -10,7 +10,7 @@ use crate::manifest::{InputSpec, ParamValue};
 
 /// Returns the input bytes of a task, or a reason for the user.
 ///
-/// `outputs` holds the output of every upstream task, which the executor
+/// `outputs` contains the output of every upstream task, which the executor
 /// guarantees before it starts the task.
 pub(crate) async fn assemble(
     input: &InputSpec,

@@ -28,7 +28,7 @@ use crate::manifest::{Flow, ParamValue, TaskSpec};
 use crate::runtime::{LogLine, TaskContext, TaskFailure, TaskResult, now_ms};
 use crate::state::{RunRecord, RunState, RunStore, TaskRecord, TaskState};
 
-/// How a run uses the cache and the machine.
+/// Settings of a run: cache use and parallelism.
 #[derive(Debug, Clone)]
 pub struct RunOptions {
     /// Read stored outputs. When false every task runs, and its output still
@@ -65,7 +65,7 @@ pub struct Executor {
     runs: Arc<dyn RunStore>,
 }
 
-/// What a finished task hands back to the scheduling loop.
+/// The result a finished task returns to the scheduling loop.
 struct Finished {
     report: TaskReport,
     output: Option<Arc<Vec<u8>>>,
@@ -177,7 +177,7 @@ impl Executor {
         })
     }
 
-    /// Records a finished task, tells the observer, and keeps its output.
+    /// Records a finished task, notifies the observer, and keeps its output.
     fn finish(
         &self,
         run_id: &str,

@@ -1,4 +1,4 @@
-//! What a run produced, task by task, in the shape that `--json` prints.
+//! The outcome of a run, task by task, in the shape that `--json` prints.
 
 use std::path::PathBuf;
 use std::time::Duration;

@@ -25,7 +25,7 @@ pub const DEFAULT_MEMORY_BYTES: u64 = 128 * 1024 * 1024;
 
 const IDENTIFIER_HELP: &str = "use ASCII letters, digits, `-` and `_`";
 
-/// Where a parameter's value came from, for error messages.
+/// The origin of a parameter's value, for error messages.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum ValueSource {
     Default,

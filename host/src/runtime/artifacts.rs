@@ -17,7 +17,7 @@ use anyhow::{Context as _, Result};
 use wasmtime::Engine;
 use wasmtime::component::Component;
 
-/// Where an artifact came from, for reports and tests.
+/// The origin of a loaded artifact, for reports and tests.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ArtifactSource {
     /// Loaded from the artifact folder.

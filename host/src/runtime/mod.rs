@@ -1,10 +1,10 @@
 //! The engine that runs one task attempt in its own sandbox.
 //!
 //! A [`Runtime`] owns the wasmtime engine, the linker with the imports a task
-//! may use, and the compiled components. A component is compiled (or loaded
-//! from the artifact folder) once per process and pre-instantiated once; each
-//! attempt then gets a fresh store with its own fuel and memory limits, so
-//! that nothing leaks from one attempt to the next.
+//! may use, and the compiled components. A component is compiled, or loaded
+//! from the artifact folder, once per process and pre-instantiated once.
+//! Each attempt then gets a fresh store with its own fuel and memory limits,
+//! so nothing leaks from one attempt to the next.
 
 mod artifacts;
 mod bindings;
@@ -33,7 +33,7 @@ use sandbox::{MemoryLimitExceeded, TaskState};
 
 use crate::manifest::{Limits, ParamValue};
 
-/// What a task is told about the run it is part of.
+/// The run information passed to a task.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TaskContext {
     pub flow: String,

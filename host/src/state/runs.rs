@@ -71,7 +71,7 @@ pub struct TaskRecord {
     pub error: Option<String>,
 }
 
-/// Where run records are kept. The embedded default is [`RedbRunStore`].
+/// Storage of run records. The embedded default is [`RedbRunStore`].
 pub trait RunStore: Send + Sync {
     /// Inserts or replaces the record of a flow run.
     fn put_run(&self, run: &RunRecord) -> Result<()>;
