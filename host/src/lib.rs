@@ -11,11 +11,12 @@
 //! ```no_run
 //! # async fn example() -> anyhow::Result<()> {
 //! use std::path::Path;
+//! use std::sync::Arc;
 //! use wflow_host::{Host, NoObserver, RunOptions};
 //!
 //! let host = Host::open(Path::new("/var/lib/wflow"))?;
 //! let flow = wflow_host::manifest::load(Path::new("flow.toml"), &[], &std::env::current_dir()?)?;
-//! let report = host.run(&flow, &RunOptions::default(), &NoObserver).await?;
+//! let report = host.run(&flow, &RunOptions::default(), Arc::new(NoObserver)).await?;
 //! println!("{}: {:?}", report.run_id, report.state);
 //! # Ok(())
 //! # }
@@ -62,7 +63,7 @@ impl Host {
     }
 
     /// Runs `flow` to the end; see [`Executor::run`].
-    pub async fn run(&self, flow: &Flow, options: &RunOptions, observer: &dyn RunObserver) -> Result<RunReport> {
+    pub async fn run(&self, flow: &Flow, options: &RunOptions, observer: Arc<dyn RunObserver>) -> Result<RunReport> {
         self.executor.run(flow, options, observer).await
     }
 

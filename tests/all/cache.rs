@@ -105,7 +105,7 @@ async fn no_cache_runs_every_task() {
     support::run(&host, &flow).await;
 
     let options = RunOptions { read_cache: false, ..RunOptions::default() };
-    let report = host.run(&flow, &options, &NoObserver).await.unwrap();
+    let report = host.run(&flow, &options, std::sync::Arc::new(NoObserver)).await.unwrap();
 
     assert_eq!(report.state, RunState::Completed);
     assert_eq!(report.count(TaskState::Completed), 6);

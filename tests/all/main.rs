@@ -10,3 +10,4 @@ mod flights;
 mod flights_reference;
 mod manifests;
 mod recovery;
+mod reliability;

@@ -30,8 +30,9 @@ fn load_and_run(artifacts: &Path) -> ArtifactSource {
     let hash = blake3::hash(&bytes).to_hex().to_string();
     let runtime = Runtime::new(artifacts.to_path_buf()).unwrap();
     let component = runtime.load(&hash, &bytes).unwrap_or_else(|failure| panic!("{failure}"));
-    let limits = Limits { fuel: Some(100_000_000), memory_bytes: 16 << 20 };
-    let result = runtime.run(&component, &echo_context(), b"\"echo\"", limits);
+    let limits = Limits { fuel: Some(100_000_000), memory_bytes: 16 << 20, timeout: None };
+    let cancel = tokio_util::sync::CancellationToken::new();
+    let result = runtime.run(&component, &echo_context(), b"\"echo\"", limits, &cancel);
     assert_eq!(result.output.as_deref(), Ok(&b"\"echo\""[..]));
     component.source()
 }

@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 use wflow_host::executor::{NoObserver, RunOptions, RunReport};
 use wflow_host::manifest::{self, Flow, ParamOverride};
@@ -98,7 +98,7 @@ pub fn load(path: &Path, pairs: &[(&str, &str)]) -> Flow {
 
 /// Runs `flow` on `host` with default options.
 pub async fn run(host: &Host, flow: &Flow) -> RunReport {
-    host.run(flow, &RunOptions::default(), &NoObserver).await.expect("the run could not be recorded")
+    host.run(flow, &RunOptions::default(), Arc::new(NoObserver)).await.expect("the run could not be recorded")
 }
 
 /// The ids of the tasks in `report` that ran, meaning they were not cached.

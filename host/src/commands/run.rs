@@ -2,12 +2,13 @@
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use clap::Args;
 use wflow_host::executor::{RunObserver, RunOptions, RunReport, TaskReport};
 use wflow_host::manifest::{self, Flow, ParamOverride, display_bytes};
 use wflow_host::runtime::{LogLevel, LogLine, LogStream};
-use wflow_host::state::{RunState, TaskState};
+use wflow_host::state::{AttemptRecord, RunState, TaskState};
 use wflow_host::Host;
 
 use super::{Status, current_dir, display_path};
@@ -39,6 +40,13 @@ pub struct RunArgs {
     /// WebAssembly backtrace of each failure.
     #[arg(long, short)]
     verbose: bool,
+
+    /// Run at most N tasks at the same time.
+    ///
+    /// Overrides the manifest's `max_parallel`; the default is the number of
+    /// CPU cores.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    max_parallel: Option<u32>,
 }
 
 pub fn execute(args: RunArgs, state_dir: &Path) -> Status {
@@ -66,9 +74,19 @@ pub fn execute(args: RunArgs, state_dir: &Path) -> Status {
         }
     };
 
-    let options = RunOptions { read_cache: !args.no_cache, ..RunOptions::default() };
-    let printer = Printer::new(&flow, args.json, args.verbose);
-    let report = match runtime.block_on(host.run(&flow, &options, &printer)) {
+    let options = RunOptions {
+        read_cache: !args.no_cache,
+        max_parallel: args.max_parallel.map(|count| count as usize),
+        ..RunOptions::default()
+    };
+    let printer = Arc::new(Printer::new(&flow, args.json, args.verbose));
+    let cancel = options.cancel.clone();
+    runtime.spawn(async move {
+        let signal = shutdown_signal().await;
+        eprintln!("received {signal}: cancelling the run; running tasks are interrupted and nothing else starts");
+        cancel.cancel();
+    });
+    let report = match runtime.block_on(host.run(&flow, &options, printer)) {
         Ok(report) => report,
         Err(error) => {
             eprintln!("error: {error:#}");
@@ -84,7 +102,20 @@ pub fn execute(args: RunArgs, state_dir: &Path) -> Status {
     }
     match report.state {
         RunState::Completed => Status::Success,
-        RunState::Running | RunState::Failed => Status::RunFailed,
+        _ => Status::RunFailed,
+    }
+}
+
+/// Waits for SIGINT (Ctrl-C) or SIGTERM and returns the signal's name.
+async fn shutdown_signal() -> &'static str {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (Ok(mut interrupt), Ok(mut terminate)) = (signal(SignalKind::interrupt()), signal(SignalKind::terminate())) else {
+        tracing::error!("failed to install signal handlers; Ctrl-C ends the process without recording the run");
+        return std::future::pending().await;
+    };
+    tokio::select! {
+        _ = interrupt.recv() => "SIGINT",
+        _ = terminate.recv() => "SIGTERM",
     }
 }
 
@@ -102,8 +133,9 @@ impl Printer {
     }
 }
 
-impl RunObserver for Printer {
-    fn task_finished(&self, report: &TaskReport, logs: &[LogLine]) {
+impl Printer {
+    /// Prints a task's log lines on stderr, prefixed by the task id.
+    fn print_logs(&self, task: &str, logs: &[LogLine]) {
         let minimum = if self.verbose { LogLevel::Trace } else { LogLevel::Info };
         let mut stderr = std::io::stderr().lock();
         for line in logs.iter().filter(|line| line.level >= minimum) {
@@ -112,28 +144,41 @@ impl RunObserver for Printer {
                 LogStream::Stdout => "stdout".to_string(),
                 LogStream::Stderr => "stderr".to_string(),
             };
-            let _ = writeln!(stderr, "[{}] {source}: {}", report.id, line.message);
+            let _ = writeln!(stderr, "[{task}] {source}: {}", line.message);
         }
-        drop(stderr);
+    }
+}
+
+impl RunObserver for Printer {
+    fn task_retrying(&self, task: &str, attempt: &AttemptRecord, logs: &[LogLine]) {
+        self.print_logs(task, logs);
+        if self.json {
+            return;
+        }
+        let delay = attempt.retry_delay_ms.unwrap_or(0);
+        let error = attempt.error.as_deref().unwrap_or_default();
+        println!("{:<9}  {:<width$}  attempt {} failed: {error}; retrying in {delay} ms", "retrying", task, attempt.attempt, width = self.id_width);
+    }
+
+    fn task_finished(&self, report: &TaskReport, logs: &[LogLine]) {
+        self.print_logs(&report.id, logs);
 
         if self.json {
             return;
         }
-        let state = match report.state {
-            TaskState::Completed => "completed",
-            TaskState::Cached => "cached",
-            TaskState::Failed => "failed",
-            TaskState::Skipped => "skipped",
-        };
-        let details = match report.state {
+        let state = report.state.name();
+        let mut details = match report.state {
             TaskState::Completed => format!(
                 "fuel {}, memory {}",
                 group_digits(report.fuel_used),
                 display_bytes(report.peak_memory_bytes)
             ),
             TaskState::Cached => "cache hit".to_string(),
-            TaskState::Failed | TaskState::Skipped => report.error.clone().unwrap_or_default(),
+            _ => report.error.clone().unwrap_or_default(),
         };
+        if report.attempts > 1 {
+            details.push_str(&format!(" (after {} attempts)", report.attempts));
+        }
         let duration = format!("{:.2} ms", report.duration.as_secs_f64() * 1000.0);
         println!("{state:<9}  {:<width$}  {duration:>11}  {details}", report.id, width = self.id_width);
         if self.verbose {
@@ -145,18 +190,22 @@ impl RunObserver for Printer {
 }
 
 fn print_summary(report: &RunReport) {
-    let counts: Vec<String> = [TaskState::Completed, TaskState::Cached, TaskState::Failed, TaskState::Skipped]
+    let final_states = [
+        TaskState::Completed,
+        TaskState::Cached,
+        TaskState::Failed,
+        TaskState::TimedOut,
+        TaskState::Skipped,
+        TaskState::Cancelled,
+    ];
+    let counts: Vec<String> = final_states
         .into_iter()
         .filter_map(|state| {
             let count = report.count(state);
-            let name = serde_json::to_value(state).expect("a state serializes");
-            (count > 0).then(|| format!("{count} {}", name.as_str().unwrap_or_default()))
+            (count > 0).then(|| format!("{count} {}", state.name()))
         })
         .collect();
-    let state = match report.state {
-        RunState::Completed => "completed",
-        RunState::Running | RunState::Failed => "failed",
-    };
+    let state = report.state.name();
     println!(
         "\nflow `{}` {state} in {:.1} ms: {} tasks ({}); run {}",
         report.flow,

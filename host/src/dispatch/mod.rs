@@ -10,6 +10,8 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 
+use tokio_util::sync::CancellationToken;
+
 use crate::manifest::Limits;
 use crate::runtime::{Runtime, TaskContext, TaskFailure, TaskResult};
 
@@ -35,8 +37,9 @@ pub type TaskFuture = Pin<Box<dyn Future<Output = TaskResult> + Send>>;
 /// Runs task attempts.
 pub trait Dispatcher: Send + Sync {
     /// Starts one attempt and returns its result when it ends. A failure of
-    /// the task is a [`TaskResult`] with an error, never a panic.
-    fn dispatch(&self, request: TaskRequest) -> TaskFuture;
+    /// the task is a [`TaskResult`] with an error, never a panic. Cancelling
+    /// `cancel` ends the attempt early with [`TaskFailure::Cancelled`].
+    fn dispatch(&self, request: TaskRequest, cancel: CancellationToken) -> TaskFuture;
 }
 
 /// Runs attempts in this process.
@@ -55,7 +58,7 @@ impl LocalDispatcher {
 }
 
 impl Dispatcher for LocalDispatcher {
-    fn dispatch(&self, request: TaskRequest) -> TaskFuture {
+    fn dispatch(&self, request: TaskRequest, cancel: CancellationToken) -> TaskFuture {
         let runtime = self.runtime.clone();
         Box::pin(async move {
             let task = request.context.task.clone();
@@ -64,7 +67,7 @@ impl Dispatcher for LocalDispatcher {
                     Ok(component) => component,
                     Err(failure) => return TaskResult::failed_before_start(failure, None),
                 };
-                runtime.run(&component, &request.context, &request.input, request.limits)
+                runtime.run(&component, &request.context, &request.input, request.limits, &cancel)
             });
             match attempt.await {
                 Ok(result) => result,

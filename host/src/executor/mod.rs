@@ -1,54 +1,67 @@
 //! The executor runs a validated flow: it starts each task once every task
 //! it reads from has an output, looks outputs up in the cache, dispatches
-//! the rest, records every task run, and writes the flow's output files.
+//! the rest with retries, records every task run, and writes the flow's
+//! output files.
 //!
-//! Tasks whose inputs are ready run at the same time, up to
-//! [`RunOptions::max_parallel`]. When a task fails, every task that reads
-//! from it, directly or not, is skipped; independent branches go on.
+//! Tasks whose inputs are ready run at the same time, up to the run's
+//! parallelism. When a task fails, every task that reads from it, directly
+//! or not, is skipped; independent branches go on. Cancelling the run, or
+//! reaching the flow's timeout, interrupts running attempts and starts
+//! nothing more.
 
+mod attempt;
 mod inputs;
 mod outputs;
 mod report;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use anyhow::{Context as _, Result};
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
 pub use report::{OutputReport, RunReport, TaskReport};
 
-use crate::cache::{CacheKey, OutputCache};
-use crate::dispatch::{ComponentRef, Dispatcher, TaskRequest};
-use crate::manifest::{Flow, ParamValue, TaskSpec};
-use crate::runtime::{LogLine, TaskContext, TaskFailure, TaskResult, now_ms};
-use crate::state::{RunRecord, RunState, RunStore, TaskRecord, TaskState};
+use crate::cache::OutputCache;
+use crate::dispatch::{ComponentRef, Dispatcher};
+use crate::manifest::Flow;
+use crate::runtime::{LogLine, now_ms};
+use crate::state::{AttemptRecord, RunRecord, RunState, RunStore, TaskRecord, TaskState};
+use attempt::{Finished, TaskRun};
 
-/// Settings of a run: cache use and parallelism.
+/// Settings of a run: cache use, parallelism and cancellation.
 #[derive(Debug, Clone)]
 pub struct RunOptions {
     /// Read stored outputs. When false every task runs, and its output still
     /// replaces the stored one.
     pub read_cache: bool,
-    /// The number of tasks that may run at the same time, at least 1.
-    pub max_parallel: usize,
+    /// The number of tasks that may run at the same time. `None` takes the
+    /// manifest's `max_parallel`, else the number of cores.
+    pub max_parallel: Option<usize>,
+    /// Cancelling this token cancels the run.
+    pub cancel: CancellationToken,
 }
 
 impl Default for RunOptions {
     fn default() -> Self {
-        let cores = std::thread::available_parallelism().map_or(1, |cores| cores.get());
-        RunOptions { read_cache: true, max_parallel: cores }
+        RunOptions { read_cache: true, max_parallel: None, cancel: CancellationToken::new() }
     }
 }
 
 /// Receives progress while a run goes on, for example to print it.
 pub trait RunObserver: Send + Sync {
-    /// Called once per task when it ends, in the order tasks end.
+    /// Called once per task when it reaches its final state, in the order
+    /// tasks end, with the log lines of all its attempts.
     fn task_finished(&self, report: &TaskReport, logs: &[LogLine]);
+
+    /// Called when an attempt failed and the task will run again, with that
+    /// attempt's log lines.
+    fn task_retrying(&self, _task: &str, _attempt: &AttemptRecord, _logs: &[LogLine]) {}
 }
 
 /// An observer that ignores progress.
@@ -65,12 +78,12 @@ pub struct Executor {
     runs: Arc<dyn RunStore>,
 }
 
-/// The result a finished task returns to the scheduling loop.
-struct Finished {
-    report: TaskReport,
-    output: Option<Arc<Vec<u8>>>,
-    logs: Vec<LogLine>,
-    started_at_ms: u64,
+/// The progress of one run, as the scheduling loop sees it.
+#[derive(Default)]
+struct Progress {
+    outputs: HashMap<String, Arc<Vec<u8>>>,
+    states: HashMap<String, TaskState>,
+    reports: HashMap<String, TaskReport>,
 }
 
 impl Executor {
@@ -80,7 +93,7 @@ impl Executor {
 
     /// Runs `flow` to the end and returns its report. Task failures are in
     /// the report; an error means the run could not be recorded.
-    pub async fn run(&self, flow: &Flow, options: &RunOptions, observer: &dyn RunObserver) -> Result<RunReport> {
+    pub async fn run(&self, flow: &Flow, options: &RunOptions, observer: Arc<dyn RunObserver>) -> Result<RunReport> {
         let run_id = uuid::Uuid::now_v7().to_string();
         let span = tracing::info_span!("flow_run", run_id = %run_id, flow = %flow.name);
         self.run_with_id(flow, options, observer, run_id).instrument(span).await
@@ -90,7 +103,7 @@ impl Executor {
         &self,
         flow: &Flow,
         options: &RunOptions,
-        observer: &dyn RunObserver,
+        observer: Arc<dyn RunObserver>,
         run_id: String,
     ) -> Result<RunReport> {
         let clock = Instant::now();
@@ -106,12 +119,16 @@ impl Executor {
         self.runs.put_run(&record)?;
         tracing::info!("flow run started");
 
+        // The run's own token: cancelled by the caller's token or by the
+        // flow's timeout, without cancelling the caller's token itself.
+        let cancel = options.cancel.child_token();
+        let max_parallel = options.max_parallel.or(flow.max_parallel).unwrap_or_else(default_parallelism);
+        let semaphore = Arc::new(Semaphore::new(max_parallel.max(1)));
         let components = read_components(flow).await;
         let values = Arc::new(flow.values.clone());
-        let semaphore = Arc::new(Semaphore::new(options.max_parallel.max(1)));
-        let mut outputs: HashMap<String, Arc<Vec<u8>>> = HashMap::new();
-        let mut states: HashMap<String, TaskState> = HashMap::new();
-        let mut reports: HashMap<String, TaskReport> = HashMap::new();
+        let flow_deadline = flow.timeout.map(|timeout| tokio::time::Instant::now() + timeout);
+        let mut timed_out = false;
+        let mut progress = Progress::default();
         let mut started: Vec<&str> = Vec::new();
         let mut running = JoinSet::new();
 
@@ -120,53 +137,91 @@ impl Executor {
                 if started.contains(&task.id.as_str()) {
                     continue;
                 }
-                if let Some(failed) = task.upstream().iter().find(|id| matches!(states.get(*id), Some(state) if !state.has_output())) {
+                if cancel.is_cancelled() {
                     started.push(&task.id);
-                    let finished = skipped(task, failed);
-                    self.finish(&run_id, finished, &mut states, &mut reports, &mut outputs, observer);
+                    let reason = if timed_out { "the flow timed out" } else { "the run was cancelled" };
+                    let message = format!("task `{}` did not start because {reason}", task.id);
+                    let finished = attempt::not_run(task, TaskState::Cancelled, message);
+                    self.finish(&run_id, finished, &mut progress, observer.as_ref());
                     continue;
                 }
-                if !task.upstream().iter().all(|id| outputs.contains_key(id)) {
+                let blocked = task
+                    .upstream()
+                    .iter()
+                    .find(|id| progress.states.get(*id).is_some_and(|state| !state.has_output()));
+                if let Some(blocked) = blocked {
+                    started.push(&task.id);
+                    let message = format!("task `{}` skipped because task `{blocked}` did not complete", task.id);
+                    let finished = attempt::not_run(task, TaskState::Skipped, message);
+                    self.finish(&run_id, finished, &mut progress, observer.as_ref());
                     continue;
                 }
+                if !task.upstream().iter().all(|id| progress.outputs.contains_key(id)) {
+                    continue;
+                }
+
                 started.push(&task.id);
-                let attempt = Attempt {
+                let task_run = TaskRun {
                     flow: flow.name.clone(),
                     run_id: run_id.clone(),
                     task: task.clone(),
                     params: task.params.iter().map(|name| (name.clone(), flow.values[name].clone())).collect(),
                     values: values.clone(),
-                    upstream: task.upstream().iter().map(|id| (id.clone(), outputs[id].clone())).collect(),
+                    upstream: task.upstream().iter().map(|id| (id.clone(), progress.outputs[id].clone())).collect(),
                     component: components[&task.component].clone(),
                     dispatcher: self.dispatcher.clone(),
                     cache: self.cache.clone(),
                     read_cache: options.read_cache,
+                    cancel: cancel.clone(),
+                    observer: observer.clone(),
                 };
                 let semaphore = semaphore.clone();
-                let span = tracing::info_span!("task_attempt", run_id = %run_id, task = %task.id, attempt = 1);
                 running.spawn(
                     async move {
                         let _permit = semaphore.acquire_owned().await.expect("the semaphore is never closed");
-                        attempt.run().await
+                        task_run.run().await
                     }
-                    .instrument(span),
+                    .in_current_span(),
                 );
             }
 
-            let Some(joined) = running.join_next().await else { break };
+            let deadline = async {
+                match flow_deadline {
+                    Some(deadline) if !timed_out => tokio::time::sleep_until(deadline).await,
+                    _ => std::future::pending().await,
+                }
+            };
+            let joined = tokio::select! {
+                joined = running.join_next() => joined,
+                () = deadline => {
+                    tracing::warn!(timeout = ?flow.timeout, "flow timed out; cancelling its tasks");
+                    timed_out = true;
+                    cancel.cancel();
+                    continue;
+                }
+            };
+            let Some(joined) = joined else { break };
             let finished = joined.context("a task's host future panicked")?;
-            self.finish(&run_id, finished, &mut states, &mut reports, &mut outputs, observer);
+            self.finish(&run_id, finished, &mut progress, observer.as_ref());
         }
 
-        let written = outputs::write_all(&flow.outputs, &outputs);
-        let all_completed = flow.tasks.iter().all(|task| states.get(&task.id).is_some_and(|state| state.has_output()));
+        let written = outputs::write_all(&flow.outputs, &progress.outputs);
+        let all_completed = flow.tasks.iter().all(|task| progress.states.get(&task.id).is_some_and(|state| state.has_output()));
         let all_written = written.iter().all(|output| output.error.is_none());
-        record.state = if all_completed && all_written { RunState::Completed } else { RunState::Failed };
+        record.state = if timed_out {
+            RunState::TimedOut
+        } else if cancel.is_cancelled() {
+            RunState::Cancelled
+        } else if all_completed && all_written {
+            RunState::Completed
+        } else {
+            RunState::Failed
+        };
         record.ended_at_ms = Some(now_ms());
         self.runs.put_run(&record)?;
-        tracing::info!(state = ?record.state, "flow run ended");
+        tracing::info!(state = record.state.name(), "flow run ended");
 
-        let tasks = flow.tasks.iter().filter_map(|task| reports.remove(&task.id)).collect();
+        let tasks = flow.tasks.iter().filter_map(|task| progress.reports.remove(&task.id)).collect();
         Ok(RunReport {
             flow: flow.name.clone(),
             run_id,
@@ -178,20 +233,12 @@ impl Executor {
     }
 
     /// Records a finished task, notifies the observer, and keeps its output.
-    fn finish(
-        &self,
-        run_id: &str,
-        finished: Finished,
-        states: &mut HashMap<String, TaskState>,
-        reports: &mut HashMap<String, TaskReport>,
-        outputs: &mut HashMap<String, Arc<Vec<u8>>>,
-        observer: &dyn RunObserver,
-    ) {
+    fn finish(&self, run_id: &str, finished: Finished, progress: &mut Progress, observer: &dyn RunObserver) {
         let report = finished.report;
         let record = TaskRecord {
             task_id: report.id.clone(),
             state: report.state,
-            attempts: u32::from(report.state != TaskState::Skipped),
+            attempts: finished.attempts,
             started_at_ms: finished.started_at_ms,
             ended_at_ms: now_ms(),
             fuel_used: report.fuel_used,
@@ -204,133 +251,16 @@ impl Executor {
         }
         observer.task_finished(&report, &finished.logs);
 
-        states.insert(report.id.clone(), report.state);
+        progress.states.insert(report.id.clone(), report.state);
         if let Some(output) = finished.output {
-            outputs.insert(report.id.clone(), output);
+            progress.outputs.insert(report.id.clone(), output);
         }
-        reports.insert(report.id.clone(), report);
+        progress.reports.insert(report.id.clone(), report);
     }
 }
 
-/// One attempt of one task, with everything it needs to run on its own.
-struct Attempt {
-    flow: String,
-    run_id: String,
-    task: TaskSpec,
-    params: Vec<(String, ParamValue)>,
-    /// Every parameter value, for an input that reads a parameter.
-    values: Arc<BTreeMap<String, ParamValue>>,
-    /// The outputs of the tasks this task reads from.
-    upstream: HashMap<String, Arc<Vec<u8>>>,
-    component: Result<ComponentRef, String>,
-    dispatcher: Arc<dyn Dispatcher>,
-    cache: Arc<dyn OutputCache>,
-    read_cache: bool,
-}
-
-impl Attempt {
-    async fn run(self) -> Finished {
-        let started_at_ms = now_ms();
-        let clock = Instant::now();
-
-        let input = match inputs::assemble(&self.task.input, &self.values, &self.upstream).await {
-            Ok(input) => input,
-            Err(reason) => return self.failed(TaskFailure::Input { reason }, started_at_ms),
-        };
-        let component = match self.component.clone() {
-            Ok(component) => component,
-            Err(reason) => return self.failed(TaskFailure::InvalidComponent { reason }, started_at_ms),
-        };
-
-        let key = CacheKey::new(&component.hash, &self.flow, &self.task.id, &self.params, &input);
-        if self.task.cache.enabled && self.read_cache {
-            match self.cache.get(&key, self.task.cache.ttl) {
-                Ok(Some(output)) => {
-                    tracing::debug!(key = %key, "output cache hit");
-                    return self.cached(output, clock.elapsed(), started_at_ms);
-                }
-                Ok(None) => tracing::debug!(key = %key, "output cache miss"),
-                Err(error) => tracing::warn!(error = %format!("{error:#}"), "output cache read failed; running the task"),
-            }
-        }
-
-        let request = TaskRequest {
-            component,
-            context: TaskContext {
-                flow: self.flow.clone(),
-                task: self.task.id.clone(),
-                run_id: self.run_id.clone(),
-                attempt: 1,
-                params: self.params.clone(),
-            },
-            input,
-            limits: self.task.limits,
-        };
-        let result = self.dispatcher.dispatch(request).await;
-
-        if let Ok(output) = &result.output {
-            if self.task.cache.enabled {
-                if let Err(error) = self.cache.put(&key, output) {
-                    tracing::warn!(error = %format!("{error:#}"), "failed to store the output in the cache");
-                }
-            }
-        }
-        self.ran(result, started_at_ms)
-    }
-
-    fn ran(self, result: TaskResult, started_at_ms: u64) -> Finished {
-        let TaskResult { output, fuel_used, peak_memory_bytes, logs, duration, detail } = result;
-        let (state, output, error) = match output {
-            Ok(output) => (TaskState::Completed, Some(Arc::new(output)), None),
-            Err(failure) => {
-                tracing::warn!(error = %failure, "task failed");
-                (TaskState::Failed, None, Some(failure.describe(&self.task.id)))
-            }
-        };
-        let report = TaskReport {
-            id: self.task.id,
-            state,
-            duration,
-            fuel_used,
-            peak_memory_bytes,
-            cache_hit: false,
-            error,
-            detail,
-        };
-        Finished { report, output, logs, started_at_ms }
-    }
-
-    fn cached(self, output: Vec<u8>, duration: Duration, started_at_ms: u64) -> Finished {
-        let report = TaskReport {
-            id: self.task.id,
-            state: TaskState::Cached,
-            duration,
-            fuel_used: 0,
-            peak_memory_bytes: 0,
-            cache_hit: true,
-            error: None,
-            detail: None,
-        };
-        Finished { report, output: Some(Arc::new(output)), logs: Vec::new(), started_at_ms }
-    }
-
-    fn failed(self, failure: TaskFailure, started_at_ms: u64) -> Finished {
-        self.ran(TaskResult::failed_before_start(failure, None), started_at_ms)
-    }
-}
-
-fn skipped(task: &TaskSpec, failed_upstream: &str) -> Finished {
-    let report = TaskReport {
-        id: task.id.clone(),
-        state: TaskState::Skipped,
-        duration: Duration::ZERO,
-        fuel_used: 0,
-        peak_memory_bytes: 0,
-        cache_hit: false,
-        error: Some(format!("task `{}` skipped because task `{failed_upstream}` did not complete", task.id)),
-        detail: None,
-    };
-    Finished { report, output: None, logs: Vec::new(), started_at_ms: now_ms() }
+fn default_parallelism() -> usize {
+    std::thread::available_parallelism().map_or(1, |cores| cores.get())
 }
 
 /// Reads and hashes each distinct component file of the flow once.

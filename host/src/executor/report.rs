@@ -12,8 +12,11 @@ use crate::state::{RunState, TaskState};
 pub struct TaskReport {
     pub id: String,
     pub state: TaskState,
+    /// Attempts made; 0 for a cached, skipped or cancelled task.
+    pub attempts: u32,
     #[serde(rename = "duration_ms", serialize_with = "milliseconds")]
     pub duration: Duration,
+    /// Fuel consumed by all attempts together.
     pub fuel_used: u64,
     pub peak_memory_bytes: u64,
     pub cache_hit: bool,

@@ -17,7 +17,7 @@ mod validate;
 use std::path::Path;
 
 pub use diagnostic::{Diagnostic, Location, ManifestError};
-pub use model::{CachePolicy, Flow, InputSpec, Limits, OutputSpec, TaskSpec};
+pub use model::{CachePolicy, Flow, InputSpec, Limits, OutputSpec, RetryPolicy, TaskSpec};
 pub use params::{ParamOverride, ParamSpec, ParamType, ParamValue};
 pub use units::display_bytes;
 pub use validate::{DEFAULT_FUEL, DEFAULT_MEMORY_BYTES};

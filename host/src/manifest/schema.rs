@@ -24,6 +24,8 @@ pub(crate) struct RawManifest {
 pub(crate) struct RawFlow {
     pub name: Spanned<String>,
     pub description: Option<String>,
+    pub timeout: Option<Spanned<String>>,
+    pub max_parallel: Option<Spanned<i64>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -43,6 +45,19 @@ pub(crate) struct RawSettings {
     pub memory: Option<Spanned<toml::Value>>,
     pub cache: Option<Spanned<bool>>,
     pub cache_ttl: Option<Spanned<String>>,
+    pub timeout: Option<Spanned<String>>,
+    pub retry: Option<Spanned<RawRetry>>,
+}
+
+/// A `retry` table; a task's table overrides `[defaults]` key by key.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawRetry {
+    pub attempts: Option<Spanned<i64>>,
+    pub delay: Option<Spanned<String>>,
+    pub backoff: Option<Spanned<f64>>,
+    pub max_delay: Option<Spanned<String>>,
+    pub jitter: Option<Spanned<f64>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -57,6 +72,8 @@ pub(crate) struct RawTask {
     pub memory: Option<Spanned<toml::Value>>,
     pub cache: Option<Spanned<bool>>,
     pub cache_ttl: Option<Spanned<String>>,
+    pub timeout: Option<Spanned<String>>,
+    pub retry: Option<Spanned<RawRetry>>,
 }
 
 /// An `input` table; validation checks that exactly one key is set.

@@ -6,13 +6,14 @@
 use std::collections::{BTreeMap, HashMap};
 use std::ops::Range;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use toml::Spanned;
 
 use super::diagnostic::{Diagnostic, Location, SourceMap};
-use super::model::{CachePolicy, Flow, InputSpec, Limits, OutputSpec, TaskSpec};
+use super::model::{CachePolicy, Flow, InputSpec, Limits, OutputSpec, RetryPolicy, TaskSpec};
 use super::params::{ParamOverride, ParamSpec, ParamType, ParamValue, absolute};
-use super::schema::{RawInput, RawManifest, RawOutput, RawParam, RawSettings, RawTask};
+use super::schema::{RawInput, RawManifest, RawOutput, RawParam, RawRetry, RawSettings, RawTask};
 use super::template::{Template, is_identifier};
 use super::units;
 
@@ -37,7 +38,9 @@ struct Settings {
     fuel: Option<u64>,
     memory_bytes: u64,
     cache: bool,
-    cache_ttl: Option<std::time::Duration>,
+    cache_ttl: Option<Duration>,
+    timeout: Option<Duration>,
+    retry: RetryPolicy,
 }
 
 pub(crate) struct Checker<'a> {
@@ -65,6 +68,15 @@ impl<'a> Checker<'a> {
             self.error(flow.name.span(), message, Some(IDENTIFIER_HELP.to_string()));
         }
 
+        let timeout = self.check_duration(flow.timeout.as_ref(), "[flow] timeout");
+        let max_parallel = flow.max_parallel.as_ref().and_then(|value| match usize::try_from(*value.get_ref()) {
+            Ok(count) if count > 0 => Some(count),
+            _ => {
+                let message = format!("[flow] max_parallel: invalid value {}", value.get_ref());
+                self.error(value.span(), message, Some("write a positive number of tasks, such as 4".to_string()));
+                None
+            }
+        });
         let params = self.check_params(&raw.params);
         let (values, sources) = self.bind_values(&params, &raw.params, overrides);
         let defaults = self.check_defaults(raw.defaults.as_ref());
@@ -83,6 +95,8 @@ impl<'a> Checker<'a> {
         Ok(Flow {
             name: flow.name.into_inner(),
             description: flow.description,
+            timeout,
+            max_parallel,
             manifest_path,
             params,
             values,
@@ -205,6 +219,8 @@ impl<'a> Checker<'a> {
             memory_bytes: DEFAULT_MEMORY_BYTES,
             cache: true,
             cache_ttl: None,
+            timeout: None,
+            retry: RetryPolicy::NONE,
         };
         let Some(raw) = raw else {
             return settings;
@@ -219,9 +235,13 @@ impl<'a> Checker<'a> {
         if let Some(cache) = &raw.cache {
             settings.cache = *cache.get_ref();
         }
-        if let Some(ttl) = self.check_ttl(raw.cache_ttl.as_ref(), "[defaults]") {
+        if let Some(ttl) = self.check_duration(raw.cache_ttl.as_ref(), "[defaults] cache_ttl") {
             settings.cache_ttl = Some(ttl);
         }
+        if let Some(timeout) = self.check_duration(raw.timeout.as_ref(), "[defaults] timeout") {
+            settings.timeout = Some(timeout);
+        }
+        settings.retry = self.check_retry(raw.retry.as_ref(), settings.retry, "[defaults]");
         settings
     }
 
@@ -249,7 +269,7 @@ impl<'a> Checker<'a> {
         }
     }
 
-    fn check_ttl(&mut self, raw: Option<&Spanned<String>>, owner: &str) -> Option<std::time::Duration> {
+    fn check_duration(&mut self, raw: Option<&Spanned<String>>, owner: &str) -> Option<Duration> {
         let raw = raw?;
         match units::parse_duration(raw.get_ref()) {
             Ok(duration) => Some(duration),
@@ -259,6 +279,50 @@ impl<'a> Checker<'a> {
                 None
             }
         }
+    }
+
+    /// Applies the keys of a `retry` table on top of `base`.
+    fn check_retry(&mut self, raw: Option<&Spanned<RawRetry>>, base: RetryPolicy, owner: &str) -> RetryPolicy {
+        let Some(raw) = raw else { return base };
+        let raw = raw.get_ref();
+        let mut policy = base;
+        if let Some(attempts) = &raw.attempts {
+            match u32::try_from(*attempts.get_ref()) {
+                Ok(count) if count >= 1 => policy.max_attempts = count,
+                _ => {
+                    let message = format!("{owner}: invalid retry attempts {}", attempts.get_ref());
+                    let help = "write the number of attempts in all, at least 1 (1 means no retry)";
+                    self.error(attempts.span(), message, Some(help.to_string()));
+                }
+            }
+        }
+        if let Some(delay) = self.check_duration(raw.delay.as_ref(), &format!("{owner}: retry delay")) {
+            policy.delay = delay;
+        }
+        if let Some(max_delay) = self.check_duration(raw.max_delay.as_ref(), &format!("{owner}: retry max_delay")) {
+            policy.max_delay = max_delay;
+        }
+        if let Some(backoff) = &raw.backoff {
+            let value = *backoff.get_ref();
+            if value.is_finite() && (1.0..=100.0).contains(&value) {
+                policy.backoff = value;
+            } else {
+                let message = format!("{owner}: invalid retry backoff {value}");
+                let help = "write a factor from 1.0 (constant delay) to 100.0, such as 2.0";
+                self.error(backoff.span(), message, Some(help.to_string()));
+            }
+        }
+        if let Some(jitter) = &raw.jitter {
+            let value = *jitter.get_ref();
+            if (0.0..=1.0).contains(&value) {
+                policy.jitter = value;
+            } else {
+                let message = format!("{owner}: invalid retry jitter {value}");
+                let help = "write a fraction from 0.0 (no jitter) to 1.0, such as 0.2";
+                self.error(jitter.span(), message, Some(help.to_string()));
+            }
+        }
+        policy
     }
 
     fn check_tasks(
@@ -296,7 +360,9 @@ impl<'a> Checker<'a> {
             let task_params = self.check_task_params(&raw.params, &owner, params);
             let fuel = self.check_fuel(raw.fuel.as_ref(), &owner).unwrap_or(defaults.fuel);
             let memory_bytes = self.check_memory(raw.memory.as_ref(), &owner).unwrap_or(defaults.memory_bytes);
-            let ttl = self.check_ttl(raw.cache_ttl.as_ref(), &owner).or(defaults.cache_ttl);
+            let ttl = self.check_duration(raw.cache_ttl.as_ref(), &format!("{owner}: cache_ttl")).or(defaults.cache_ttl);
+            let timeout = self.check_duration(raw.timeout.as_ref(), &format!("{owner}: timeout")).or(defaults.timeout);
+            let retry = self.check_retry(raw.retry.as_ref(), defaults.retry, &owner);
             let enabled = raw.cache.as_ref().map_or(defaults.cache, |cache| *cache.get_ref());
 
             tasks.push(TaskSpec {
@@ -304,8 +370,9 @@ impl<'a> Checker<'a> {
                 component,
                 input,
                 params: task_params,
-                limits: Limits { fuel, memory_bytes },
+                limits: Limits { fuel, memory_bytes, timeout },
                 cache: CachePolicy { enabled, ttl },
+                retry,
             });
         }
 

@@ -16,11 +16,12 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, Result};
+use tokio_util::sync::CancellationToken;
 use wasmtime::component::{HasSelf, Linker};
-use wasmtime::{Config, Engine, Store, Trap};
+use wasmtime::{Config, Engine, Store, Trap, UpdateDeadline};
 
 pub use artifacts::ArtifactSource;
 pub use outcome::{LogLevel, LogLine, LogStream, TaskFailure, TaskResult};
@@ -29,7 +30,11 @@ pub(crate) use artifacts::write_atomically;
 pub(crate) use sandbox::now_ms;
 
 use bindings::{Task, TaskPre};
-use sandbox::{MemoryLimitExceeded, TaskState};
+use sandbox::{AttemptInterrupted, MemoryLimitExceeded, TaskState};
+
+/// The period of the epoch clock. A busy attempt notices a timeout or a
+/// cancellation within about one period.
+const EPOCH_PERIOD: Duration = Duration::from_millis(10);
 
 use crate::manifest::{Limits, ParamValue};
 
@@ -71,13 +76,17 @@ pub struct Runtime {
 impl Runtime {
     /// Creates a runtime that keeps compiled components in `artifact_dir`.
     pub fn new(artifact_dir: PathBuf) -> Result<Self> {
+        // Fuel and epoch settings are compiled into the code, and so into the
+        // engine hash that names stored artifacts.
         let mut config = Config::new();
         config.wasm_component_model(true);
         config.consume_fuel(true);
+        config.epoch_interruption(true);
         let engine = Engine::new(&config).map_err(anyhow::Error::from).context("failed to create the wasmtime engine")?;
+        start_epoch_clock(&engine);
 
         let mut linker = Linker::new(&engine);
-        wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(anyhow::Error::from).context("failed to link WASI")?;
+        wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(anyhow::Error::from).context("failed to link WASI")?;
         Task::add_to_linker::<_, HasSelf<_>>(&mut linker, |state| state).map_err(anyhow::Error::from).context("failed to link the task world")?;
 
         let artifacts = artifacts::ArtifactStore::new(artifact_dir, &engine);
@@ -117,17 +126,62 @@ impl Runtime {
         Ok(LoadedComponent { pre, source })
     }
 
-    /// Runs one attempt of a task in a fresh store. Blocks until it ends.
-    pub fn run(&self, component: &LoadedComponent, context: &TaskContext, input: &[u8], limits: Limits) -> TaskResult {
+    /// Runs one attempt of a task in a fresh store, blocking the calling
+    /// thread until it ends. Call it from a blocking thread of a tokio
+    /// runtime (`spawn_blocking`) or from a thread outside any runtime, never
+    /// from an async task.
+    ///
+    /// The attempt ends early with [`TaskFailure::Timeout`] once
+    /// `limits.timeout` has passed, and with [`TaskFailure::Cancelled`] once
+    /// `cancel` is cancelled, whether the guest computes or waits in a host
+    /// call.
+    pub fn run(
+        &self,
+        component: &LoadedComponent,
+        context: &TaskContext,
+        input: &[u8],
+        limits: Limits,
+        cancel: &CancellationToken,
+    ) -> TaskResult {
         let started = Instant::now();
-        let mut store = Store::new(&self.engine, TaskState::new(limits.memory_bytes));
+        let deadline = limits.timeout.map(|timeout| started + timeout);
+        let mut store = Store::new(&self.engine, TaskState::new(limits.memory_bytes, context.attempt));
         store.limiter(|state| state);
         let fuel = limits.fuel.unwrap_or(u64::MAX);
         store.set_fuel(fuel).expect("fuel is enabled in the engine config");
 
+        // At every epoch tick, a running guest checks the deadline and the
+        // cancellation, then yields so that the select below runs too.
+        let watched = cancel.clone();
+        store.epoch_deadline_callback(move |_| {
+            if watched.is_cancelled() {
+                return Err(AttemptInterrupted::Cancelled.into());
+            }
+            if deadline.is_some_and(|deadline| Instant::now() >= deadline) {
+                return Err(AttemptInterrupted::TimedOut.into());
+            }
+            Ok(UpdateDeadline::Yield(1))
+        });
+        store.set_epoch_deadline(1);
+
         self.instantiations.fetch_add(1, Ordering::Relaxed);
-        let call = component.pre.instantiate(&mut store).map_err(CallError::Instantiate).and_then(|task| {
-            task.call_run(&mut store, &to_wit_context(context), input).map_err(CallError::Call)
+        let wit_context = to_wit_context(context);
+        let call = async {
+            let task = component.pre.instantiate_async(&mut store).await.map_err(CallError::Instantiate)?;
+            task.call_run(&mut store, &wit_context, input).await.map_err(CallError::Call)
+        };
+        let timeout = async {
+            match deadline {
+                Some(deadline) => tokio::time::sleep_until(deadline.into()).await,
+                None => std::future::pending().await,
+            }
+        };
+        let call = block_on(async {
+            tokio::select! {
+                result = call => result,
+                () = timeout => Err(CallError::Interrupted(AttemptInterrupted::TimedOut)),
+                () = cancel.cancelled() => Err(CallError::Interrupted(AttemptInterrupted::Cancelled)),
+            }
         });
         let duration = started.elapsed();
 
@@ -156,6 +210,48 @@ impl Runtime {
 enum CallError {
     Instantiate(wasmtime::Error),
     Call(wasmtime::Error),
+    /// The attempt was stopped while the guest waited in a host call.
+    Interrupted(AttemptInterrupted),
+}
+
+/// Runs `future` to completion on the current tokio runtime, or on a shared
+/// one when the calling thread belongs to none. Panics when called from an
+/// async task, which must not block: use `spawn_blocking` there.
+fn block_on<F: std::future::Future>(future: F) -> F::Output {
+    static FALLBACK: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
+    match tokio::runtime::Handle::try_current() {
+        Ok(handle) => handle.block_on(future),
+        Err(_) => FALLBACK
+            .get_or_init(|| {
+                tokio::runtime::Builder::new_multi_thread()
+                    .worker_threads(1)
+                    .thread_name("wflow-runtime")
+                    .enable_all()
+                    .build()
+                    .expect("failed to start the fallback tokio runtime")
+            })
+            .block_on(future),
+    }
+}
+
+/// Starts a thread that advances the engine's epoch every [`EPOCH_PERIOD`]
+/// for as long as the engine exists.
+fn start_epoch_clock(engine: &Engine) {
+    let engine = engine.weak();
+    let spawned = std::thread::Builder::new().name("wflow-epoch".to_string()).spawn(move || {
+        loop {
+            std::thread::sleep(EPOCH_PERIOD);
+            match engine.upgrade() {
+                Some(engine) => engine.increment_epoch(),
+                None => break,
+            }
+        }
+    });
+    if let Err(error) = spawned {
+        // Without the clock, timeouts and cancellation still end attempts that
+        // wait in host calls, but not busy ones.
+        tracing::error!(%error, "failed to start the epoch clock thread");
+    }
 }
 
 /// Maps a wasmtime error to the failure the user reads, keeping the raw
@@ -164,9 +260,13 @@ fn classify(error: CallError, state: &TaskState, limits: Limits) -> (Result<Vec<
     let (error, instantiating) = match error {
         CallError::Instantiate(error) => (error, true),
         CallError::Call(error) => (error, false),
+        CallError::Interrupted(interrupted) => return (Err(interrupted.into_failure(limits)), None),
     };
     let detail = Some(format!("{error:?}"));
 
+    if let Some(interrupted) = error.downcast_ref::<AttemptInterrupted>() {
+        return (Err(interrupted.into_failure(limits)), detail);
+    }
     if state.memory_limit_hit || error.downcast_ref::<MemoryLimitExceeded>().is_some() {
         return (Err(TaskFailure::MemoryLimit { limit_bytes: limits.memory_bytes }), detail);
     }
@@ -212,16 +312,16 @@ fn collect_logs(state: &TaskState) -> Vec<LogLine> {
     ] {
         let (bytes, dropped) = capture.take();
         for line in String::from_utf8_lossy(&bytes).lines() {
-            logs.push(LogLine { timestamp_ms: now, level, stream, message: line.to_string() });
+            logs.push(LogLine { timestamp_ms: now, attempt: state.attempt, level, stream, message: line.to_string() });
         }
         if dropped > 0 {
             let message = format!("[{dropped} more bytes dropped: the cap is {} bytes]", sandbox::CAPTURE_BYTES);
-            logs.push(LogLine { timestamp_ms: now, level: LogLevel::Warn, stream, message });
+            logs.push(LogLine { timestamp_ms: now, attempt: state.attempt, level: LogLevel::Warn, stream, message });
         }
     }
     if state.logs_dropped > 0 {
         let message = format!("[{} more log lines dropped: the cap is {} bytes]", state.logs_dropped, sandbox::LOG_BYTES);
-        logs.push(LogLine { timestamp_ms: now, level: LogLevel::Warn, stream: LogStream::Log, message });
+        logs.push(LogLine { timestamp_ms: now, attempt: state.attempt, level: LogLevel::Warn, stream: LogStream::Log, message });
     }
     logs
 }

@@ -18,6 +18,10 @@ pub enum TaskFailure {
     OutOfFuel { limit: u64 },
     /// The task asked for more linear memory than its limit.
     MemoryLimit { limit_bytes: u64 },
+    /// The attempt ran longer than its timeout, by the wall clock.
+    Timeout { limit: Duration },
+    /// The run was cancelled while the attempt was running.
+    Cancelled,
     /// The task panicked; `message` is the panic message from its stderr.
     Panic { message: String },
     /// The task trapped, for example on an out-of-bounds access.
@@ -35,9 +39,10 @@ impl TaskFailure {
     pub fn is_retryable(&self) -> bool {
         match self {
             TaskFailure::Task { retryable, .. } => *retryable,
-            TaskFailure::Panic { .. } | TaskFailure::Trap { .. } => true,
+            TaskFailure::Panic { .. } | TaskFailure::Trap { .. } | TaskFailure::Timeout { .. } => true,
             TaskFailure::OutOfFuel { .. }
             | TaskFailure::MemoryLimit { .. }
+            | TaskFailure::Cancelled
             | TaskFailure::InvalidComponent { .. }
             | TaskFailure::Instantiation { .. }
             | TaskFailure::Input { .. } => false,
@@ -60,6 +65,10 @@ impl fmt::Display for TaskFailure {
             TaskFailure::MemoryLimit { limit_bytes } => {
                 write!(f, "exceeded its memory limit of {}", display_bytes(*limit_bytes))
             }
+            TaskFailure::Timeout { limit } => {
+                write!(f, "timed out after {}", humantime::format_duration(*limit))
+            }
+            TaskFailure::Cancelled => write!(f, "was cancelled"),
             TaskFailure::Panic { message } => write!(f, "panicked: {message}"),
             TaskFailure::Trap { reason } => write!(f, "trapped: {reason}"),
             TaskFailure::InvalidComponent { reason } => write!(f, "has an invalid component: {reason}"),
@@ -108,6 +117,8 @@ pub enum LogStream {
 pub struct LogLine {
     /// Milliseconds since the Unix epoch.
     pub timestamp_ms: u64,
+    /// The attempt that wrote the line, from 1.
+    pub attempt: u32,
     pub level: LogLevel,
     pub stream: LogStream,
     pub message: String,

@@ -45,6 +45,35 @@ impl std::fmt::Display for MemoryLimitExceeded {
 
 impl std::error::Error for MemoryLimitExceeded {}
 
+/// The error an epoch check raises to stop an attempt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum AttemptInterrupted {
+    TimedOut,
+    Cancelled,
+}
+
+impl AttemptInterrupted {
+    pub(crate) fn into_failure(self, limits: crate::manifest::Limits) -> super::TaskFailure {
+        match self {
+            AttemptInterrupted::TimedOut => {
+                super::TaskFailure::Timeout { limit: limits.timeout.unwrap_or_default() }
+            }
+            AttemptInterrupted::Cancelled => super::TaskFailure::Cancelled,
+        }
+    }
+}
+
+impl std::fmt::Display for AttemptInterrupted {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            AttemptInterrupted::TimedOut => f.write_str("the attempt timed out"),
+            AttemptInterrupted::Cancelled => f.write_str("the attempt was cancelled"),
+        }
+    }
+}
+
+impl std::error::Error for AttemptInterrupted {}
+
 pub(crate) struct TaskState {
     wasi: WasiCtx,
     table: ResourceTable,
@@ -56,10 +85,11 @@ pub(crate) struct TaskState {
     pub(crate) logs: Vec<LogLine>,
     log_bytes: usize,
     pub(crate) logs_dropped: u64,
+    pub(crate) attempt: u32,
 }
 
 impl TaskState {
-    pub(crate) fn new(memory_limit_bytes: u64) -> Self {
+    pub(crate) fn new(memory_limit_bytes: u64, attempt: u32) -> Self {
         let stdout = CapturedOutput::new(CAPTURE_BYTES);
         let stderr = CapturedOutput::new(CAPTURE_BYTES);
         let mut builder = WasiCtxBuilder::new();
@@ -81,6 +111,7 @@ impl TaskState {
             logs: Vec::new(),
             log_bytes: 0,
             logs_dropped: 0,
+            attempt,
         }
     }
 }
@@ -123,7 +154,8 @@ impl wflow::task::log::Host for TaskState {
             Level::Warn => LogLevel::Warn,
             Level::Error => LogLevel::Error,
         };
-        self.logs.push(LogLine { timestamp_ms: now_ms(), level, stream: LogStream::Log, message });
+        let attempt = self.attempt;
+        self.logs.push(LogLine { timestamp_ms: now_ms(), attempt, level, stream: LogStream::Log, message });
     }
 }
 

@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use anyhow::{Context as _, Result, bail};
 
-pub use runs::{RedbRunStore, RunRecord, RunState, RunStore, TaskRecord, TaskState};
+pub use runs::{AttemptRecord, RedbRunStore, RunRecord, RunState, RunStore, TaskRecord, TaskState};
 
 /// The environment variable that sets the state directory.
 pub const STATE_DIR_ENV: &str = "WFLOW_STATE_DIR";

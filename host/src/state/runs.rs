@@ -16,32 +16,86 @@ const TASK_RUNS: TableDefinition<(&str, &str), &[u8]> = TableDefinition::new("ta
 const TASK_LOGS: TableDefinition<(&str, &str), &[u8]> = TableDefinition::new("task_logs");
 
 /// The state of a flow run.
+///
+/// A run is `running` until it ends in one of the other states. `crashed`
+/// marks a run whose host process ended without recording the end.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum RunState {
     Running,
+    /// Every task has an output and every output file was written.
     Completed,
+    /// A task failed, timed out or was skipped, or an output was not written.
     Failed,
+    /// The flow's own timeout ended the run.
+    TimedOut,
+    /// A signal or a caller cancelled the run.
+    Cancelled,
+    Crashed,
+}
+
+impl RunState {
+    /// The state's name as it appears in JSON and on the terminal.
+    pub fn name(self) -> &'static str {
+        match self {
+            RunState::Running => "running",
+            RunState::Completed => "completed",
+            RunState::Failed => "failed",
+            RunState::TimedOut => "timed_out",
+            RunState::Cancelled => "cancelled",
+            RunState::Crashed => "crashed",
+        }
+    }
 }
 
 /// The state of a task run.
+///
+/// `pending`, `running` and `retrying` are passing states; the others are
+/// final.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum TaskState {
+    /// Waiting for the tasks it reads from.
+    Pending,
+    Running,
+    /// Failed and waiting for its next attempt.
+    Retrying,
     /// Ran and returned an output.
     Completed,
     /// Reused a stored output without running.
     Cached,
     /// Ran and failed, or could not start.
     Failed,
-    /// Did not run because a task it reads from failed.
+    /// Its last attempt ran longer than its timeout.
+    TimedOut,
+    /// Did not run because a task it reads from did not complete.
     Skipped,
+    /// Stopped or never started because the run was cancelled or timed out.
+    Cancelled,
+    /// Was running when the host process ended without recording the end.
+    Crashed,
 }
 
 impl TaskState {
     /// Whether the task has an output that downstream tasks can read.
     pub fn has_output(self) -> bool {
         matches!(self, TaskState::Completed | TaskState::Cached)
+    }
+
+    /// The state's name as it appears in JSON and on the terminal.
+    pub fn name(self) -> &'static str {
+        match self {
+            TaskState::Pending => "pending",
+            TaskState::Running => "running",
+            TaskState::Retrying => "retrying",
+            TaskState::Completed => "completed",
+            TaskState::Cached => "cached",
+            TaskState::Failed => "failed",
+            TaskState::TimedOut => "timed_out",
+            TaskState::Skipped => "skipped",
+            TaskState::Cancelled => "cancelled",
+            TaskState::Crashed => "crashed",
+        }
     }
 }
 
@@ -57,15 +111,34 @@ pub struct RunRecord {
     pub ended_at_ms: Option<u64>,
 }
 
+/// One attempt of a task run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AttemptRecord {
+    /// The attempt number, from 1.
+    pub attempt: u32,
+    /// `completed`, `failed`, `timed_out` or `cancelled`.
+    pub state: TaskState,
+    pub started_at_ms: u64,
+    pub ended_at_ms: u64,
+    pub fuel_used: u64,
+    pub peak_memory_bytes: u64,
+    pub error: Option<String>,
+    /// The wait before the next attempt, in milliseconds; `None` when there
+    /// was no next attempt.
+    pub retry_delay_ms: Option<u64>,
+}
+
 /// One task of a flow run.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TaskRecord {
     pub task_id: String,
     pub state: TaskState,
-    pub attempts: u32,
+    pub attempts: Vec<AttemptRecord>,
     pub started_at_ms: u64,
     pub ended_at_ms: u64,
+    /// Fuel consumed by all attempts together.
     pub fuel_used: u64,
+    /// The largest linear memory of any attempt, in bytes.
     pub peak_memory_bytes: u64,
     pub cache_hit: bool,
     pub error: Option<String>,
