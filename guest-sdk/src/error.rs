@@ -64,7 +64,8 @@ impl<E: std::error::Error> From<E> for TaskError {
 
 /// Adds what the task was doing to an error, as in `.context("reading airports")?`.
 pub trait ErrorContext<T> {
-    /// Converts the error into a fatal [`TaskError`] prefixed with `context`.
+    /// Converts the error into a [`TaskError`] prefixed with `context`. A
+    /// `TaskError` keeps whether it is retryable; any other error is fatal.
     fn context(self, context: impl fmt::Display) -> Result<T>;
 }
 

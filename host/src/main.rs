@@ -10,6 +10,7 @@
 
 mod commands;
 
+use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -35,6 +36,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     Run(commands::run::RunArgs),
+    Runs(commands::runs::RunsArgs),
     Validate(commands::validate::ValidateArgs),
 }
 
@@ -43,11 +45,13 @@ fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("warn")))
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
         .init();
 
     let state_dir = cli.state_dir.unwrap_or_else(wflow_host::state::default_state_dir);
     let status = match cli.command {
         Command::Run(args) => commands::run::execute(args, &state_dir),
+        Command::Runs(args) => commands::runs::execute(args, &state_dir),
         Command::Validate(args) => commands::validate::execute(args),
     };
     ExitCode::from(status as u8)

@@ -109,3 +109,39 @@ fn verbose_run_shows_failure_detail() {
     let verbose = String::from_utf8_lossy(&verbose.stdout);
     assert!(verbose.contains("wasm backtrace"), "{verbose}");
 }
+
+/// Output files follow symbolic links, keep an existing file's mode, get
+/// the usual mode when new, and never replace what is not a regular file.
+#[test]
+fn outputs_respect_existing_paths() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let sandbox = Sandbox::new();
+    let component = support::component("wflow_fixture_faults").display().to_string();
+    let manifest = sandbox.write(
+        "outputs.toml",
+        &format!(
+            "[flow]\nname = \"outputs\"\n\n[params.mode]\ntype = \"string\"\ndefault = \"echo\"\n\n\
+             [[tasks]]\nid = \"a\"\ncomponent = \"{component}\"\ninput = {{ param = \"mode\" }}\n\n\
+             [[outputs]]\ntask = \"a\"\npath = \"link.json\"\n\n\
+             [[outputs]]\ntask = \"a\"\npath = \"new.json\"\n\n\
+             [[outputs]]\ntask = \"a\"\npath = \"folder\"\n"
+        ),
+    );
+    let target = sandbox.write("real/target.json", "old");
+    std::fs::set_permissions(&target, std::fs::Permissions::from_mode(0o640)).unwrap();
+    std::os::unix::fs::symlink("real/target.json", sandbox.path().join("link.json")).unwrap();
+    std::fs::create_dir(sandbox.path().join("folder")).unwrap();
+
+    let output = support::wflow(sandbox.path(), &sandbox.state_dir(), &["run", manifest.to_str().unwrap()]);
+
+    assert_eq!(output.status.code(), Some(1), "the folder output fails the run");
+    let link = std::fs::symlink_metadata(sandbox.path().join("link.json")).unwrap();
+    assert!(link.file_type().is_symlink(), "the link must stay a link");
+    assert_eq!(std::fs::read_to_string(&target).unwrap(), "\"echo\"");
+    assert_eq!(std::fs::metadata(&target).unwrap().permissions().mode() & 0o777, 0o640);
+    let new_mode = std::fs::metadata(sandbox.path().join("new.json")).unwrap().permissions().mode() & 0o777;
+    assert_ne!(new_mode, 0o600, "a new output gets the usual mode, not a temporary file's");
+    assert!(sandbox.path().join("folder").is_dir());
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(stdout.contains("exists and is not a regular file"), "{stdout}");
+}

@@ -183,3 +183,43 @@ fn sigterm_cancels_cli_run() {
     let record = host.runs().run(summary["run_id"].as_str().unwrap()).unwrap().unwrap();
     assert_eq!(record.state, RunState::Cancelled);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn chatty_task_logs_are_capped() {
+    let sandbox = Sandbox::new();
+    let flow = support::load(&fixture_flow(&sandbox, "", &[("chatty", "chatty", "")]), &[]);
+    let host = sandbox.host();
+
+    let report = support::run(&host, &flow).await;
+
+    assert_eq!(report.state, RunState::Completed, "{report:#?}");
+    let logs = host.runs().logs(&report.run_id, "chatty").unwrap();
+    assert!(logs.len() < 40_000, "{} lines were kept", logs.len());
+    let markers: Vec<&str> =
+        logs.iter().map(|line| line.message.as_str()).filter(|message| message.contains("dropped")).collect();
+    assert_eq!(markers.len(), 2, "one marker for stdout and one for log lines: {markers:?}");
+    assert!(markers.iter().any(|marker| marker.contains("more bytes dropped")), "{markers:?}");
+    assert!(markers.iter().any(|marker| marker.contains("more log lines dropped")), "{markers:?}");
+}
+
+/// A thousand tasks fanned out from one all run, and a task that reads from
+/// all of them gets every output.
+#[tokio::test(flavor = "multi_thread")]
+async fn wide_fan_out_completes() {
+    let sandbox = Sandbox::new();
+    let component = support::component("wflow_fixture_faults").display().to_string();
+    let mut text = format!(
+        "[flow]\nname = \"wide\"\n\n[params.mode]\ntype = \"string\"\ndefault = \"echo\"\n\n\
+         [defaults]\ncache = false\n\n[[tasks]]\nid = \"source\"\ncomponent = \"{component}\"\ninput = {{ param = \"mode\" }}\n"
+    );
+    let ids: Vec<String> = (0..1000).map(|index| format!("leaf{index}")).collect();
+    for id in &ids {
+        text.push_str(&format!("\n[[tasks]]\nid = \"{id}\"\ncomponent = \"{component}\"\ninput = {{ task = \"source\" }}\n"));
+    }
+    let flow = support::load(&sandbox.write("wide.toml", &text), &[]);
+
+    let report = support::run(&sandbox.host(), &flow).await;
+
+    assert_eq!(report.state, RunState::Completed);
+    assert_eq!(report.count(TaskState::Completed), 1001);
+}

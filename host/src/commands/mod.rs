@@ -1,7 +1,18 @@
 //! One module per subcommand, each with its arguments and an `execute`
 //! function that returns the process exit status.
 
+/// Prints a line on stdout, ignoring a closed pipe (as in `wflow-host run |
+/// head`), so that the run still finishes, writes its outputs and records
+/// its end.
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout(), $($arg)*);
+    }};
+}
+
 pub mod run;
+pub mod runs;
 pub mod validate;
 
 use std::path::{Path, PathBuf};

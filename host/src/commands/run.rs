@@ -96,7 +96,7 @@ pub fn execute(args: RunArgs, state_dir: &Path) -> Status {
 
     if args.json {
         let json = serde_json::to_string(&report).expect("a run report always serializes");
-        println!("{json}");
+        say!("{json}");
     } else {
         print_summary(&report);
     }
@@ -157,7 +157,7 @@ impl RunObserver for Printer {
         }
         let delay = attempt.retry_delay_ms.unwrap_or(0);
         let error = attempt.error.as_deref().unwrap_or_default();
-        println!("{:<9}  {:<width$}  attempt {} failed: {error}; retrying in {delay} ms", "retrying", task, attempt.attempt, width = self.id_width);
+        say!("{:<9}  {:<width$}  attempt {} failed: {error}; retrying in {delay} ms", "retrying", task, attempt.attempt, width = self.id_width);
     }
 
     fn task_finished(&self, report: &TaskReport, logs: &[LogLine]) {
@@ -180,10 +180,10 @@ impl RunObserver for Printer {
             details.push_str(&format!(" (after {} attempts)", report.attempts));
         }
         let duration = format!("{:.2} ms", report.duration.as_secs_f64() * 1000.0);
-        println!("{state:<9}  {:<width$}  {duration:>11}  {details}", report.id, width = self.id_width);
+        say!("{state:<9}  {:<width$}  {duration:>11}  {details}", report.id, width = self.id_width);
         if self.verbose {
             if let Some(detail) = &report.detail {
-                println!("{detail}");
+                say!("{detail}");
             }
         }
     }
@@ -206,7 +206,7 @@ fn print_summary(report: &RunReport) {
         })
         .collect();
     let state = report.state.name();
-    println!(
+    say!(
         "\nflow `{}` {state} in {:.1} ms: {} tasks ({}); run {}",
         report.flow,
         report.duration.as_secs_f64() * 1000.0,
@@ -216,8 +216,8 @@ fn print_summary(report: &RunReport) {
     );
     for output in &report.outputs {
         match (&output.bytes, &output.error) {
-            (Some(bytes), _) => println!("wrote {} ({})", display_path(&output.path), display_bytes(*bytes)),
-            (None, Some(error)) => println!("did not write {}: {error}", display_path(&output.path)),
+            (Some(bytes), _) => say!("wrote {} ({})", display_path(&output.path), display_bytes(*bytes)),
+            (None, Some(error)) => say!("did not write {}: {error}", display_path(&output.path)),
             (None, None) => {}
         }
     }

@@ -24,7 +24,7 @@ pub fn execute(args: ValidateArgs) -> Status {
     match manifest::load(&args.flow, &args.params, &current_dir()) {
         Ok(flow) => {
             let order: Vec<&str> = flow.tasks.iter().map(|task| task.id.as_str()).collect();
-            println!(
+            say!(
                 "{}: flow `{}` is valid: {} tasks ({}), {} parameters, {} outputs",
                 args.flow.display(),
                 flow.name,

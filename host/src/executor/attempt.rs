@@ -162,7 +162,7 @@ impl TaskRun {
         let (output, error) = match output {
             Ok(output) => (Some(Arc::new(output)), None),
             Err(failure) => {
-                tracing::warn!(task = %self.task.id, error = %failure, "task failed");
+                tracing::debug!(task = %self.task.id, error = %failure, "task failed");
                 (None, Some(failure.describe(&self.task.id)))
             }
         };

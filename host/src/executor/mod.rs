@@ -14,7 +14,7 @@ mod inputs;
 mod outputs;
 mod report;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
@@ -78,7 +78,7 @@ pub struct Executor {
     runs: Arc<dyn RunStore>,
 }
 
-/// The progress of one run, as the scheduling loop sees it.
+/// The outputs, states and reports of the tasks of a run that have ended.
 #[derive(Default)]
 struct Progress {
     outputs: HashMap<String, Arc<Vec<u8>>>,
@@ -129,38 +129,20 @@ impl Executor {
         let flow_deadline = flow.timeout.map(|timeout| tokio::time::Instant::now() + timeout);
         let mut timed_out = false;
         let mut progress = Progress::default();
-        let mut started: Vec<&str> = Vec::new();
+        let mut graph = Graph::new(flow);
         let mut running = JoinSet::new();
 
         loop {
-            for task in &flow.tasks {
-                if started.contains(&task.id.as_str()) {
-                    continue;
-                }
+            while let Some(index) = graph.ready.pop_front() {
+                let task = &flow.tasks[index];
                 if cancel.is_cancelled() {
-                    started.push(&task.id);
                     let reason = if timed_out { "the flow timed out" } else { "the run was cancelled" };
                     let message = format!("task `{}` did not start because {reason}", task.id);
                     let finished = attempt::not_run(task, TaskState::Cancelled, message);
-                    self.finish(&run_id, finished, &mut progress, observer.as_ref());
-                    continue;
-                }
-                let blocked = task
-                    .upstream()
-                    .iter()
-                    .find(|id| progress.states.get(*id).is_some_and(|state| !state.has_output()));
-                if let Some(blocked) = blocked {
-                    started.push(&task.id);
-                    let message = format!("task `{}` skipped because task `{blocked}` did not complete", task.id);
-                    let finished = attempt::not_run(task, TaskState::Skipped, message);
-                    self.finish(&run_id, finished, &mut progress, observer.as_ref());
-                    continue;
-                }
-                if !task.upstream().iter().all(|id| progress.outputs.contains_key(id)) {
+                    self.finish(&run_id, finished, &mut progress, &mut graph, flow, &cancel, observer.as_ref());
                     continue;
                 }
 
-                started.push(&task.id);
                 let task_run = TaskRun {
                     flow: flow.name.clone(),
                     run_id: run_id.clone(),
@@ -202,7 +184,7 @@ impl Executor {
             };
             let Some(joined) = joined else { break };
             let finished = joined.context("a task's host future panicked")?;
-            self.finish(&run_id, finished, &mut progress, observer.as_ref());
+            self.finish(&run_id, finished, &mut progress, &mut graph, flow, &cancel, observer.as_ref());
         }
 
         let written = outputs::write_all(&flow.outputs, &progress.outputs);
@@ -232,8 +214,56 @@ impl Executor {
         })
     }
 
-    /// Records a finished task, notifies the observer, and keeps its output.
-    fn finish(&self, run_id: &str, finished: Finished, progress: &mut Progress, observer: &dyn RunObserver) {
+    /// Records a finished task, notifies the observer, keeps its output, and
+    /// moves the tasks that read from it forward: ready to run when all
+    /// their inputs are there, skipped (or cancelled) when one never will be.
+    #[allow(clippy::too_many_arguments)]
+    fn finish(
+        &self,
+        run_id: &str,
+        finished: Finished,
+        progress: &mut Progress,
+        graph: &mut Graph,
+        flow: &Flow,
+        cancel: &CancellationToken,
+        observer: &dyn RunObserver,
+    ) {
+        let mut pending = vec![finished];
+        while let Some(finished) = pending.pop() {
+            let index = graph.index[&finished.report.id];
+            let has_output = finished.output.is_some();
+            self.record(run_id, finished, progress, observer);
+            graph.finished[index] = true;
+
+            for &downstream in &graph.downstream[index] {
+                if graph.finished[downstream] || graph.blocked[downstream] {
+                    continue;
+                }
+                if has_output {
+                    graph.remaining[downstream] -= 1;
+                    if graph.remaining[downstream] == 0 {
+                        graph.ready.push_back(downstream);
+                    }
+                    continue;
+                }
+                graph.blocked[downstream] = true;
+                let task = &flow.tasks[downstream];
+                let blocker = &flow.tasks[index].id;
+                let not_run = if cancel.is_cancelled() {
+                    let message = format!("task `{}` did not start because the run was cancelled", task.id);
+                    attempt::not_run(task, TaskState::Cancelled, message)
+                } else {
+                    let message = format!("task `{}` skipped because task `{blocker}` did not complete", task.id);
+                    attempt::not_run(task, TaskState::Skipped, message)
+                };
+                pending.push(not_run);
+            }
+        }
+    }
+
+    /// Stores a finished task's record, notifies the observer, and keeps
+    /// its output for the tasks that read from it.
+    fn record(&self, run_id: &str, finished: Finished, progress: &mut Progress, observer: &dyn RunObserver) {
         let report = finished.report;
         let record = TaskRecord {
             task_id: report.id.clone(),
@@ -256,6 +286,38 @@ impl Executor {
             progress.outputs.insert(report.id.clone(), output);
         }
         progress.reports.insert(report.id.clone(), report);
+    }
+}
+
+/// The dependency graph of a run, by task index in the flow's order.
+struct Graph {
+    index: HashMap<String, usize>,
+    /// The tasks that read from each task.
+    downstream: Vec<Vec<usize>>,
+    /// The number of each task's inputs that have no output yet.
+    remaining: Vec<usize>,
+    /// Tasks whose inputs are all there, in the order they became ready.
+    ready: VecDeque<usize>,
+    finished: Vec<bool>,
+    /// Tasks that will not run because an input never will be there.
+    blocked: Vec<bool>,
+}
+
+impl Graph {
+    fn new(flow: &Flow) -> Self {
+        let index: HashMap<String, usize> =
+            flow.tasks.iter().enumerate().map(|(position, task)| (task.id.clone(), position)).collect();
+        let mut downstream = vec![Vec::new(); flow.tasks.len()];
+        let mut remaining = vec![0; flow.tasks.len()];
+        for (position, task) in flow.tasks.iter().enumerate() {
+            for upstream in task.upstream() {
+                downstream[index[upstream]].push(position);
+                remaining[position] += 1;
+            }
+        }
+        let ready = (0..flow.tasks.len()).filter(|&position| remaining[position] == 0).collect();
+        let count = flow.tasks.len();
+        Graph { index, downstream, remaining, ready, finished: vec![false; count], blocked: vec![false; count] }
     }
 }
 

@@ -3,9 +3,12 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use std::io::Write as _;
+use std::os::unix::fs::PermissionsExt as _;
+use std::path::{Path, PathBuf};
+
 use super::report::OutputReport;
 use crate::manifest::OutputSpec;
-use crate::runtime::write_atomically;
 
 /// Writes each output whose task has an output; the others are reported as
 /// not written. Files are replaced atomically.
@@ -48,10 +51,47 @@ fn select(spec: &OutputSpec, output: &[u8]) -> Result<Vec<u8>, String> {
 }
 
 fn write(spec: &OutputSpec, bytes: &[u8]) -> Result<u64, String> {
-    if let Some(parent) = spec.path.parent() {
-        std::fs::create_dir_all(parent)
-            .map_err(|error| format!("failed to create folder `{}`: {error}", parent.display()))?;
-    }
-    write_atomically(&spec.path, bytes).map_err(|error| format!("{error:#}"))?;
+    let target = resolve_symlink(&spec.path)?;
+    let permissions = match std::fs::metadata(&target) {
+        Ok(metadata) if !metadata.is_file() => {
+            return Err(format!(
+                "`{}` exists and is not a regular file, so it was not replaced; choose another output path",
+                target.display()
+            ));
+        }
+        Ok(metadata) => metadata.permissions(),
+        // A new file gets the usual mode, which the process umask narrows.
+        Err(_) => std::fs::Permissions::from_mode(0o666),
+    };
+    let folder = target.parent().unwrap_or(Path::new("."));
+    std::fs::create_dir_all(folder)
+        .map_err(|error| format!("failed to create folder `{}`: {error}", folder.display()))?;
+
+    let mut file = tempfile::Builder::new()
+        .prefix(".wflow-output-")
+        .permissions(permissions)
+        .tempfile_in(folder)
+        .map_err(|error| format!("failed to create a file in `{}`: {error}", folder.display()))?;
+    file.write_all(bytes)
+        .and_then(|()| file.as_file().sync_all())
+        .map_err(|error| format!("failed to write `{}`: {error}", target.display()))?;
+    file.persist(&target).map_err(|error| format!("failed to replace `{}`: {}", target.display(), error.error))?;
     Ok(bytes.len() as u64)
+}
+
+/// Follows `path` through symbolic links, so that the link's target is
+/// replaced and the link stays. A path that is no link is returned as it is.
+fn resolve_symlink(path: &Path) -> Result<PathBuf, String> {
+    let mut current = path.to_path_buf();
+    for _ in 0..40 {
+        match std::fs::symlink_metadata(&current) {
+            Ok(metadata) if metadata.file_type().is_symlink() => {
+                let link = std::fs::read_link(&current)
+                    .map_err(|error| format!("failed to read link `{}`: {error}", current.display()))?;
+                current = current.parent().unwrap_or(Path::new("/")).join(link);
+            }
+            _ => return Ok(current),
+        }
+    }
+    Err(format!("`{}` is a chain of more than 40 symbolic links", path.display()))
 }

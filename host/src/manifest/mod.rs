@@ -20,7 +20,7 @@ pub use diagnostic::{Diagnostic, Location, ManifestError};
 pub use model::{CachePolicy, Flow, InputSpec, Limits, OutputSpec, RetryPolicy, TaskSpec};
 pub use params::{ParamOverride, ParamSpec, ParamType, ParamValue};
 pub use units::display_bytes;
-pub use validate::{DEFAULT_FUEL, DEFAULT_MEMORY_BYTES};
+pub use validate::{DEFAULT_FUEL, DEFAULT_MEMORY_BYTES, DEFAULT_TIMEOUT};
 
 use diagnostic::SourceMap;
 use params::absolute;

@@ -77,7 +77,7 @@ impl ParamType {
         let converted = match (self, value) {
             (ParamType::String, toml::Value::String(text)) => ParamValue::String(text.clone()),
             (ParamType::Integer, toml::Value::Integer(number)) => ParamValue::Integer(*number),
-            (ParamType::Float, toml::Value::Float(number)) => ParamValue::Float(*number),
+            (ParamType::Float, toml::Value::Float(number)) if number.is_finite() => ParamValue::Float(*number),
             (ParamType::Float, toml::Value::Integer(number)) => ParamValue::Float(*number as f64),
             (ParamType::Boolean, toml::Value::Boolean(flag)) => ParamValue::Boolean(*flag),
             (ParamType::Path, toml::Value::String(text)) if !text.is_empty() => {

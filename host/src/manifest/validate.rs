@@ -24,6 +24,11 @@ pub const DEFAULT_FUEL: u64 = 10_000_000_000;
 /// Memory limit of a task when neither the task nor `[defaults]` sets it.
 pub const DEFAULT_MEMORY_BYTES: u64 = 128 * 1024 * 1024;
 
+/// Wall-clock limit of an attempt when neither the task nor `[defaults]`
+/// sets it. Fuel does not count time a task waits in a host call, so
+/// without this a sleeping task could hold a run forever.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(3600);
+
 const IDENTIFIER_HELP: &str = "use ASCII letters, digits, `-` and `_`";
 
 /// The origin of a parameter's value, for error messages.
@@ -219,7 +224,7 @@ impl<'a> Checker<'a> {
             memory_bytes: DEFAULT_MEMORY_BYTES,
             cache: true,
             cache_ttl: None,
-            timeout: None,
+            timeout: Some(DEFAULT_TIMEOUT),
             retry: RetryPolicy::NONE,
         };
         let Some(raw) = raw else {
@@ -383,7 +388,12 @@ impl<'a> Checker<'a> {
     fn check_component(&mut self, raw: &RawTask, owner: &str) -> PathBuf {
         let written = raw.component.get_ref();
         let path = absolute(self.manifest_dir, Path::new(written));
-        if !path.is_file() {
+        if path.is_file() {
+            if let Some(problem) = component_header_problem(&path) {
+                let message = format!("{owner}: component `{written}` is not usable: {problem}");
+                self.error(raw.component.span(), message, None);
+            }
+        } else {
             let state = if path.exists() { "is not a file" } else { "not found" };
             let message = format!("{owner}: component `{written}` {state} (looked at {})", path.display());
             let help = format!(
@@ -668,6 +678,18 @@ fn find_cycle(upstream: &[Vec<usize>]) -> Option<Vec<usize>> {
         }
     }
     None
+}
+
+/// Reads the first bytes of a component file and explains why it cannot be
+/// a component, or returns `None` when its header looks like one.
+fn component_header_problem(path: &Path) -> Option<String> {
+    use std::io::Read as _;
+    let mut header = Vec::with_capacity(8);
+    let read = std::fs::File::open(path).and_then(|file| file.take(8).read_to_end(&mut header));
+    match read {
+        Ok(_) => crate::runtime::component_header_problem(&header),
+        Err(error) => Some(format!("failed to read it: {error}")),
+    }
 }
 
 fn declared_params_help(params: &BTreeMap<String, ParamSpec>) -> String {

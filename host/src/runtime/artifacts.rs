@@ -96,7 +96,7 @@ fn checksum_path(artifact: &Path) -> PathBuf {
 }
 
 /// Writes `bytes` to a temporary file beside `path` and renames it into place.
-pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
+fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
     let mut file = tempfile::NamedTempFile::new_in(dir)
         .with_context(|| format!("failed to create a temporary file in `{}`", dir.display()))?;

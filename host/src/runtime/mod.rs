@@ -26,7 +26,6 @@ use wasmtime::{Config, Engine, Store, Trap, UpdateDeadline};
 pub use artifacts::ArtifactSource;
 pub use outcome::{LogLevel, LogLine, LogStream, TaskFailure, TaskResult};
 
-pub(crate) use artifacts::write_atomically;
 pub(crate) use sandbox::now_ms;
 
 use bindings::{Task, TaskPre};
@@ -109,7 +108,7 @@ impl Runtime {
     }
 
     fn compile(&self, hash: &str, bytes: &[u8]) -> Result<LoadedComponent, TaskFailure> {
-        if let Some(reason) = not_a_component(bytes) {
+        if let Some(reason) = component_header_problem(bytes) {
             return Err(TaskFailure::InvalidComponent { reason });
         }
         let (component, source) = self
@@ -147,6 +146,9 @@ impl Runtime {
         let deadline = limits.timeout.map(|timeout| started + timeout);
         let mut store = Store::new(&self.engine, TaskState::new(limits.memory_bytes, context.attempt));
         store.limiter(|state| state);
+        // Bytes copied between host and guest are bounded by the memory limit
+        // instead of wasmtime's fixed default of 128 MiB.
+        store.set_hostcall_fuel(usize::try_from(limits.memory_bytes).unwrap_or(usize::MAX));
         let fuel = limits.fuel.unwrap_or(u64::MAX);
         store.set_fuel(fuel).expect("fuel is enabled in the engine config");
 
@@ -328,7 +330,7 @@ fn collect_logs(state: &TaskState) -> Vec<LogLine> {
 
 /// Explains why `bytes` cannot be a component, or returns `None` when the
 /// header looks like one. wasmtime's own message for a core module is terse.
-fn not_a_component(bytes: &[u8]) -> Option<String> {
+pub(crate) fn component_header_problem(bytes: &[u8]) -> Option<String> {
     const MAGIC: &[u8] = b"\0asm";
     const MODULE_VERSION: [u8; 4] = [1, 0, 0, 0];
     if bytes.len() < 8 || &bytes[..4] != MAGIC {
@@ -381,8 +383,8 @@ mod tests {
 
     #[test]
     fn header_check_tells_module_from_component() {
-        assert!(not_a_component(b"\0asm\x01\0\0\0").unwrap().contains("core WebAssembly module"));
-        assert!(not_a_component(b"\0asm\x0d\0\x01\0").is_none());
-        assert!(not_a_component(b"hello").unwrap().contains("not WebAssembly"));
+        assert!(component_header_problem(b"\0asm\x01\0\0\0").unwrap().contains("core WebAssembly module"));
+        assert!(component_header_problem(b"\0asm\x0d\0\x01\0").is_none());
+        assert!(component_header_problem(b"hello").unwrap().contains("not WebAssembly"));
     }
 }

@@ -19,8 +19,12 @@ use super::outcome::{LogLevel, LogLine, LogStream};
 /// Bytes of stdout, and separately of stderr, kept per attempt.
 pub(crate) const CAPTURE_BYTES: usize = 1024 * 1024;
 
-/// Bytes of `log` messages kept per attempt.
+/// Bytes of `log` messages kept per attempt, counting [`LOG_LINE_OVERHEAD`]
+/// for each line so that empty lines are bounded too.
 pub(crate) const LOG_BYTES: usize = 1024 * 1024;
+
+/// The bytes a log line costs besides its message, an estimate of its record.
+const LOG_LINE_OVERHEAD: usize = 64;
 
 /// Table elements a task may grow a table to.
 const MAX_TABLE_ELEMENTS: usize = 1_000_000;
@@ -78,6 +82,8 @@ pub(crate) struct TaskState {
     wasi: WasiCtx,
     table: ResourceTable,
     memory_limit_bytes: u64,
+    /// The size of all linear memories together.
+    memory_bytes: u64,
     pub(crate) peak_memory_bytes: u64,
     pub(crate) memory_limit_hit: bool,
     pub(crate) stdout: CapturedOutput,
@@ -104,6 +110,7 @@ impl TaskState {
             wasi: builder.build(),
             table: ResourceTable::new(),
             memory_limit_bytes,
+            memory_bytes: 0,
             peak_memory_bytes: 0,
             memory_limit_hit: false,
             stdout,
@@ -123,13 +130,16 @@ impl WasiView for TaskState {
 }
 
 impl ResourceLimiter for TaskState {
-    fn memory_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
-        let desired = desired as u64;
-        if desired > self.memory_limit_bytes {
+    /// Allows a growth while the linear memories of the attempt together
+    /// stay within the limit: a component may have several memories.
+    fn memory_growing(&mut self, current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
+        let total = self.memory_bytes + (desired.saturating_sub(current)) as u64;
+        if total > self.memory_limit_bytes {
             self.memory_limit_hit = true;
-            return Err(MemoryLimitExceeded { limit_bytes: self.memory_limit_bytes, requested_bytes: desired }.into());
+            return Err(MemoryLimitExceeded { limit_bytes: self.memory_limit_bytes, requested_bytes: total }.into());
         }
-        self.peak_memory_bytes = self.peak_memory_bytes.max(desired);
+        self.memory_bytes = total;
+        self.peak_memory_bytes = self.peak_memory_bytes.max(total);
         Ok(true)
     }
 
@@ -142,11 +152,12 @@ impl wflow::task::types::Host for TaskState {}
 
 impl wflow::task::log::Host for TaskState {
     fn log(&mut self, level: Level, message: String) {
-        if self.log_bytes + message.len() > LOG_BYTES {
+        let cost = message.len() + LOG_LINE_OVERHEAD;
+        if self.log_bytes + cost > LOG_BYTES {
             self.logs_dropped += 1;
             return;
         }
-        self.log_bytes += message.len();
+        self.log_bytes += cost;
         let level = match level {
             Level::Trace => LogLevel::Trace,
             Level::Debug => LogLevel::Debug,

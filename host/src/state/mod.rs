@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use anyhow::{Context as _, Result, bail};
 
-pub use runs::{AttemptRecord, RedbRunStore, RunRecord, RunState, RunStore, TaskRecord, TaskState};
+pub use runs::{AttemptRecord, RedbRunStore, RunFilter, RunRecord, RunState, RunStore, TaskRecord, TaskState};
 
 /// The environment variable that sets the state directory.
 pub const STATE_DIR_ENV: &str = "WFLOW_STATE_DIR";
@@ -30,6 +30,9 @@ pub struct StateDir {
 impl StateDir {
     /// Opens the state directory at `path`, creating it when missing.
     pub fn open(path: &Path) -> Result<Self> {
+        if path.exists() && !path.is_dir() {
+            bail!("state directory `{}` is not a folder; pass --state-dir with a folder", path.display());
+        }
         std::fs::create_dir_all(path)
             .with_context(|| format!("failed to create state directory `{}`", path.display()))?;
         let database_path = path.join(DATABASE_FILE);

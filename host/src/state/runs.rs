@@ -48,6 +48,25 @@ impl RunState {
     }
 }
 
+impl std::str::FromStr for RunState {
+    type Err = String;
+
+    fn from_str(name: &str) -> Result<Self, Self::Err> {
+        let states = [
+            RunState::Running,
+            RunState::Completed,
+            RunState::Failed,
+            RunState::TimedOut,
+            RunState::Cancelled,
+            RunState::Crashed,
+        ];
+        states.into_iter().find(|state| state.name() == name).ok_or_else(|| {
+            let names: Vec<&str> = states.iter().map(|state| state.name()).collect();
+            format!("unknown run state `{name}`; use one of: {}", names.join(", "))
+        })
+    }
+}
+
 /// The state of a task run.
 ///
 /// `pending`, `running` and `retrying` are passing states; the others are
@@ -144,6 +163,17 @@ pub struct TaskRecord {
     pub error: Option<String>,
 }
 
+/// Which flow runs a listing returns.
+#[derive(Debug, Clone, Default)]
+pub struct RunFilter {
+    /// Only runs of this flow.
+    pub flow: Option<String>,
+    /// Only runs in this state.
+    pub state: Option<RunState>,
+    /// At most this many runs; `None` for all.
+    pub limit: Option<usize>,
+}
+
 /// Storage of run records. The embedded default is [`RedbRunStore`].
 pub trait RunStore: Send + Sync {
     /// Inserts or replaces the record of a flow run.
@@ -154,6 +184,9 @@ pub trait RunStore: Send + Sync {
 
     /// The flow run `run_id`, if recorded.
     fn run(&self, run_id: &str) -> Result<Option<RunRecord>>;
+
+    /// Flow runs that match `filter`, newest first.
+    fn runs(&self, filter: &RunFilter) -> Result<Vec<RunRecord>>;
 
     /// The task runs of flow run `run_id`.
     fn tasks(&self, run_id: &str) -> Result<Vec<TaskRecord>>;
@@ -202,6 +235,30 @@ impl RunStore for RedbRunStore {
         };
         let Some(value) = table.get(run_id)? else { return Ok(None) };
         Ok(Some(serde_json::from_slice(value.value())?))
+    }
+
+    fn runs(&self, filter: &RunFilter) -> Result<Vec<RunRecord>> {
+        let transaction = self.database.begin_read()?;
+        let table = match transaction.open_table(RUNS) {
+            Ok(table) => table,
+            Err(redb::TableError::TableDoesNotExist(_)) => return Ok(Vec::new()),
+            Err(error) => return Err(error.into()),
+        };
+        // Run ids are UUIDv7, which sort by creation time: newest last.
+        let mut runs = Vec::new();
+        for entry in table.iter()?.rev() {
+            if filter.limit.is_some_and(|limit| runs.len() >= limit) {
+                break;
+            }
+            let (_, value) = entry?;
+            let run: RunRecord = serde_json::from_slice(value.value())?;
+            let flow_matches = filter.flow.as_ref().is_none_or(|flow| &run.flow == flow);
+            let state_matches = filter.state.is_none_or(|state| run.state == state);
+            if flow_matches && state_matches {
+                runs.push(run);
+            }
+        }
+        Ok(runs)
     }
 
     fn tasks(&self, run_id: &str) -> Result<Vec<TaskRecord>> {

@@ -1,0 +1,180 @@
+//! `wflow-host runs`: list past runs, show one run's tasks, print its logs.
+
+use std::path::Path;
+
+use anyhow::{Context as _, Result, bail};
+use clap::{Args, Subcommand};
+use comfy_table::{Table, presets::UTF8_BORDERS_ONLY};
+use wflow_host::manifest::display_bytes;
+use wflow_host::runtime::LogStream;
+use wflow_host::state::{RedbRunStore, RunFilter, RunRecord, RunState, RunStore, StateDir};
+
+use super::Status;
+
+/// List past runs, show a run's tasks, or print a run's logs.
+#[derive(Args)]
+pub struct RunsArgs {
+    #[command(subcommand)]
+    command: RunsCommand,
+}
+
+#[derive(Subcommand)]
+enum RunsCommand {
+    /// List runs, newest first.
+    List {
+        /// Only runs of this flow.
+        #[arg(long)]
+        flow: Option<String>,
+        /// Only runs in this state: running, completed, failed, timed_out,
+        /// cancelled or crashed.
+        #[arg(long)]
+        state: Option<RunState>,
+        /// Show at most N runs.
+        #[arg(long, value_name = "N", default_value_t = 20)]
+        limit: usize,
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show one run with a table of its task runs.
+    Show {
+        run_id: String,
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print the log lines of a run's tasks.
+    Logs {
+        run_id: String,
+        /// Only the lines of this task.
+        #[arg(long)]
+        task: Option<String>,
+        /// Print one JSON object per line.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+pub fn execute(args: RunsArgs, state_dir: &Path) -> Status {
+    let result = StateDir::open(state_dir).and_then(|state| {
+        let runs = RedbRunStore::new(state.database());
+        match args.command {
+            RunsCommand::List { flow, state, limit, json } => list(&runs, RunFilter { flow, state, limit: Some(limit) }, json),
+            RunsCommand::Show { run_id, json } => show(&runs, &run_id, json),
+            RunsCommand::Logs { run_id, task, json } => logs(&runs, &run_id, task.as_deref(), json),
+        }
+    });
+    match result {
+        Ok(()) => Status::Success,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            Status::InvalidInput
+        }
+    }
+}
+
+fn list(runs: &RedbRunStore, filter: RunFilter, json: bool) -> Result<()> {
+    let records = runs.runs(&filter)?;
+    if json {
+        say!("{}", serde_json::to_string(&records)?);
+        return Ok(());
+    }
+    if records.is_empty() {
+        say!("no runs recorded");
+        return Ok(());
+    }
+    let mut table = Table::new();
+    *table.style_mut() = UTF8_BORDERS_ONLY;
+    table.set_header(["run id", "flow", "state", "started", "duration"]);
+    for run in &records {
+        table.add_row([
+            run.run_id.clone(),
+            run.flow.clone(),
+            run.state.name().to_string(),
+            format_time(run.started_at_ms),
+            run.ended_at_ms.map_or("-".to_string(), |ended| format_duration(ended.saturating_sub(run.started_at_ms))),
+        ]);
+    }
+    say!("{table}");
+    Ok(())
+}
+
+fn find_run(runs: &RedbRunStore, run_id: &str) -> Result<RunRecord> {
+    match runs.run(run_id)? {
+        Some(run) => Ok(run),
+        None => bail!("run `{run_id}` not found; `wflow-host runs list` shows the recorded runs"),
+    }
+}
+
+fn show(runs: &RedbRunStore, run_id: &str, json: bool) -> Result<()> {
+    let run = find_run(runs, run_id)?;
+    let tasks = runs.tasks(run_id)?;
+    if json {
+        let value = serde_json::json!({ "run": run, "tasks": tasks });
+        say!("{}", serde_json::to_string(&value)?);
+        return Ok(());
+    }
+    say!("run {} of flow `{}`: {}", run.run_id, run.flow, run.state.name());
+    say!("started {}, manifest {}", format_time(run.started_at_ms), run.manifest_path);
+    let mut table = Table::new();
+    *table.style_mut() = UTF8_BORDERS_ONLY;
+    table.set_header(["task", "state", "attempts", "duration", "fuel", "peak memory", "cache", "error"]);
+    for task in &tasks {
+        table.add_row([
+            task.task_id.clone(),
+            task.state.name().to_string(),
+            task.attempts.len().to_string(),
+            format_duration(task.ended_at_ms.saturating_sub(task.started_at_ms)),
+            task.fuel_used.to_string(),
+            display_bytes(task.peak_memory_bytes),
+            if task.cache_hit { "hit" } else { "-" }.to_string(),
+            task.error.clone().unwrap_or_default(),
+        ]);
+    }
+    say!("{table}");
+    Ok(())
+}
+
+fn logs(runs: &RedbRunStore, run_id: &str, only_task: Option<&str>, json: bool) -> Result<()> {
+    find_run(runs, run_id)?;
+    let tasks = runs.tasks(run_id)?;
+    if let Some(task) = only_task {
+        if !tasks.iter().any(|record| record.task_id == task) {
+            let known: Vec<&str> = tasks.iter().map(|record| record.task_id.as_str()).collect();
+            bail!("run `{run_id}` has no task `{task}`; its tasks are: {}", known.join(", "));
+        }
+    }
+    for task in tasks.iter().filter(|record| only_task.is_none_or(|id| record.task_id == id)) {
+        let lines = runs.logs(run_id, &task.task_id).context("failed to read the run log")?;
+        for line in lines {
+            if json {
+                let value = serde_json::json!({ "task": task.task_id, "line": line });
+                say!("{}", serde_json::to_string(&value)?);
+                continue;
+            }
+            let source = match line.stream {
+                LogStream::Log => line.level.to_string(),
+                LogStream::Stdout => "stdout".to_string(),
+                LogStream::Stderr => "stderr".to_string(),
+            };
+            say!(
+                "{} [{}#{}] {source}: {}",
+                format_time(line.timestamp_ms),
+                task.task_id,
+                line.attempt,
+                line.message
+            );
+        }
+    }
+    Ok(())
+}
+
+/// Formats milliseconds since the Unix epoch as an RFC 3339 UTC time.
+fn format_time(unix_ms: u64) -> String {
+    let time = std::time::UNIX_EPOCH + std::time::Duration::from_millis(unix_ms);
+    humantime::format_rfc3339_millis(time).to_string()
+}
+
+fn format_duration(ms: u64) -> String {
+    if ms < 1000 { format!("{ms} ms") } else { format!("{:.1} s", ms as f64 / 1000.0) }
+}
