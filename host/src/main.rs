@@ -31,6 +31,19 @@ struct Cli {
     /// process at a time may use a state directory.
     #[arg(long, global = true, env = STATE_DIR_ENV, value_name = "DIR")]
     state_dir: Option<PathBuf>,
+
+    /// Format of the host's own diagnostics on stderr: `text` or `json`.
+    ///
+    /// `RUST_LOG` filters them (default `warn`). Task lines and summaries on
+    /// stdout are not affected.
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
+    log_format: LogFormat,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
 }
 
 #[derive(Subcommand)]
@@ -42,11 +55,12 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    tracing_subscriber::fmt()
-        .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("warn")))
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal())
-        .init();
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("warn"));
+    let subscriber = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    match cli.log_format {
+        LogFormat::Text => subscriber.with_ansi(std::io::stderr().is_terminal()).init(),
+        LogFormat::Json => subscriber.json().with_current_span(true).with_span_list(true).init(),
+    }
 
     let state_dir = cli.state_dir.unwrap_or_else(wflow_host::state::default_state_dir);
     let status = match cli.command {

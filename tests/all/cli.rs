@@ -145,3 +145,47 @@ fn outputs_respect_existing_paths() {
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(stdout.contains("exists and is not a regular file"), "{stdout}");
 }
+
+#[test]
+fn runs_commands_list_show_and_log() {
+    let sandbox = Sandbox::new();
+    let manifest = support::flights_flow(&sandbox);
+    let state = sandbox.state_dir();
+    let cwd = sandbox.path();
+    support::wflow(cwd, &state, &["run", manifest.to_str().unwrap()]);
+    support::wflow(cwd, &state, &["run", manifest.to_str().unwrap(), "--param", "min_flights=many"]);
+    support::wflow(cwd, &state, &["run", manifest.to_str().unwrap(), "--param", "min_flights=30"]);
+
+    let list = support::wflow(cwd, &state, &["runs", "list", "--json"]);
+    let runs: serde_json::Value = serde_json::from_slice(&list.stdout).unwrap();
+    let newest = runs[0]["run_id"].as_str().unwrap().to_string();
+    let limited = support::wflow(cwd, &state, &["runs", "list", "--json", "--limit", "1", "--state", "completed", "--flow", "flights"]);
+    let other_flow = support::wflow(cwd, &state, &["runs", "list", "--json", "--flow", "elsewhere"]);
+    let show = support::wflow(cwd, &state, &["runs", "show", &newest, "--json"]);
+    let table = support::wflow(cwd, &state, &["runs", "show", &newest]);
+    let logs = support::wflow(cwd, &state, &["runs", "logs", &newest, "--task", "aggregate"]);
+    let missing = support::wflow(cwd, &state, &["runs", "show", "no-such-run"]);
+
+    assert_eq!(runs.as_array().unwrap().len(), 2, "the invalid run never started: {runs}");
+    assert_eq!(runs[0]["params"]["min_flights"], 30, "newest first");
+    assert_eq!(runs[1]["params"]["min_flights"], 10);
+    let limited: serde_json::Value = serde_json::from_slice(&limited.stdout).unwrap();
+    assert_eq!(limited.as_array().unwrap().len(), 1);
+    assert_eq!(limited[0]["run_id"], newest.as_str());
+    assert_eq!(serde_json::from_slice::<serde_json::Value>(&other_flow.stdout).unwrap(), serde_json::json!([]));
+    let show: serde_json::Value = serde_json::from_slice(&show.stdout).unwrap();
+    assert_eq!(show["run"]["state"], "completed");
+    let tasks = show["tasks"].as_array().unwrap();
+    assert_eq!(tasks.len(), 6);
+    let aggregate = tasks.iter().find(|task| task["task_id"] == "aggregate").unwrap();
+    assert_eq!(aggregate["state"], "completed");
+    assert_eq!(aggregate["attempts"].as_array().unwrap().len(), 1);
+    assert_eq!(tasks.iter().filter(|task| task["cache_hit"] == true).count(), 4);
+    let table = String::from_utf8_lossy(&table.stdout);
+    assert!(table.contains("aggregate") && table.contains("attempts"), "{table}");
+    let logs = String::from_utf8_lossy(&logs.stdout);
+    assert!(logs.contains("[aggregate#1] info: kept"), "{logs}");
+    assert!(!logs.contains("[extract"), "--task limits the lines: {logs}");
+    assert_eq!(missing.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("run `no-such-run` not found"));
+}

@@ -7,7 +7,7 @@ use clap::{Args, Subcommand};
 use comfy_table::{Table, presets::UTF8_BORDERS_ONLY};
 use wflow_host::manifest::display_bytes;
 use wflow_host::runtime::LogStream;
-use wflow_host::state::{RedbRunStore, RunFilter, RunRecord, RunState, RunStore, StateDir};
+use wflow_host::state::{RedbRunStore, RunFilter, RunRecord, RunState, RunStore, StateDir, TaskRecord};
 
 use super::Status;
 
@@ -106,9 +106,16 @@ fn find_run(runs: &RedbRunStore, run_id: &str) -> Result<RunRecord> {
     }
 }
 
+/// The task runs of `run_id` in the order they started.
+fn tasks_by_start(runs: &RedbRunStore, run_id: &str) -> Result<Vec<TaskRecord>> {
+    let mut tasks = runs.tasks(run_id)?;
+    tasks.sort_by_key(|task| task.started_at_ms);
+    Ok(tasks)
+}
+
 fn show(runs: &RedbRunStore, run_id: &str, json: bool) -> Result<()> {
     let run = find_run(runs, run_id)?;
-    let tasks = runs.tasks(run_id)?;
+    let tasks = tasks_by_start(runs, run_id)?;
     if json {
         let value = serde_json::json!({ "run": run, "tasks": tasks });
         say!("{}", serde_json::to_string(&value)?);
@@ -137,7 +144,7 @@ fn show(runs: &RedbRunStore, run_id: &str, json: bool) -> Result<()> {
 
 fn logs(runs: &RedbRunStore, run_id: &str, only_task: Option<&str>, json: bool) -> Result<()> {
     find_run(runs, run_id)?;
-    let tasks = runs.tasks(run_id)?;
+    let tasks = tasks_by_start(runs, run_id)?;
     if let Some(task) = only_task {
         if !tasks.iter().any(|record| record.task_id == task) {
             let known: Vec<&str> = tasks.iter().map(|record| record.task_id.as_str()).collect();

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument as _;
 
 use super::report::TaskReport;
 use super::{RunObserver, inputs};
@@ -88,12 +89,8 @@ impl TaskRun {
                 limits: self.task.limits,
             };
             let span = tracing::info_span!("task_attempt", run_id = %self.run_id, task = %self.task.id, attempt);
-            let result = {
-                let _entered = span.enter();
-                tracing::debug!("attempt started");
-                self.dispatcher.dispatch(request, self.cancel.clone())
-            }
-            .await;
+            span.in_scope(|| tracing::debug!("attempt started"));
+            let result = self.dispatcher.dispatch(request, self.cancel.clone()).instrument(span.clone()).await;
             run_time += result.duration;
 
             let mut record = AttemptRecord {
@@ -119,9 +116,9 @@ impl TaskRun {
 
             let delay = self.task.retry.delay_with_jitter(attempt, fastrand::f64());
             record.retry_delay_ms = Some(delay.as_millis() as u64);
-            let _entered = span.enter();
-            tracing::warn!(error = %failure, delay_ms = delay.as_millis() as u64, "attempt failed; retrying");
-            drop(_entered);
+            span.in_scope(|| {
+                tracing::warn!(error = %failure, delay_ms = delay.as_millis() as u64, "attempt failed; retrying");
+            });
             self.observer.task_retrying(&self.task.id, &record, &result.logs);
             attempts.push(record);
             logs.extend(result.logs);
