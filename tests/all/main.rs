@@ -5,6 +5,7 @@ mod support;
 
 mod cache;
 mod cli;
+mod fan_out;
 mod faults;
 mod flights;
 mod flights_reference;

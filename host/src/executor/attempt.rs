@@ -1,10 +1,13 @@
 //! One task of a run, from its input to its final state: cache lookup,
-//! attempts with retries and backoff, and the stored output.
+//! attempts with retries and backoff, and the stored output. A mapped task
+//! does the same once per element of its upstream array.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+use tokio::sync::Semaphore;
+use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument as _;
 
@@ -12,9 +15,13 @@ use super::report::TaskReport;
 use super::{RunObserver, inputs};
 use crate::cache::{CacheKey, OutputCache};
 use crate::dispatch::{ComponentRef, Dispatcher, TaskRequest};
-use crate::manifest::{ParamValue, TaskSpec};
+use crate::manifest::{InputSpec, ParamValue, TaskSpec};
 use crate::runtime::{LogLine, TaskContext, TaskFailure, TaskResult, now_ms};
-use crate::state::{AttemptRecord, TaskState};
+use crate::state::{AttemptRecord, ElementRecord, RunStore, TaskState};
+
+/// Element records of a mapped task are written in batches of this size, so
+/// that memory does not grow with the number of finished elements.
+const ELEMENT_BATCH: usize = 256;
 
 /// The result a finished task returns to the scheduling loop.
 pub(crate) struct Finished {
@@ -39,16 +46,28 @@ pub(crate) struct TaskRun {
     pub(crate) component: Result<ComponentRef, String>,
     pub(crate) dispatcher: Arc<dyn Dispatcher>,
     pub(crate) cache: Arc<dyn OutputCache>,
+    pub(crate) runs: Arc<dyn RunStore>,
     pub(crate) read_cache: bool,
     pub(crate) cancel: CancellationToken,
     pub(crate) observer: Arc<dyn RunObserver>,
+    /// Permits for attempts that run at the same time, shared by the run.
+    pub(crate) semaphore: Arc<Semaphore>,
+}
+
+/// What running one input produced: the last attempt's result and the
+/// record of every attempt.
+struct Execution {
+    result: TaskResult,
+    attempts: Vec<AttemptRecord>,
+    logs: Vec<LogLine>,
+    /// The time the attempts ran, without retry delays and compilation.
+    run_time: Duration,
+    cache_hit: bool,
 }
 
 impl TaskRun {
     pub(crate) async fn run(self) -> Finished {
         let started_at_ms = now_ms();
-        let clock = Instant::now();
-
         let input = match inputs::assemble(&self.task.input, &self.values, &self.upstream).await {
             Ok(input) => input,
             Err(reason) => return self.failed_before_start(TaskFailure::Input { reason }, started_at_ms),
@@ -57,19 +76,45 @@ impl TaskRun {
             Ok(component) => component,
             Err(reason) => return self.failed_before_start(TaskFailure::InvalidComponent { reason }, started_at_ms),
         };
+        let this = Arc::new(self);
 
+        if let InputSpec::Map(upstream) = &this.task.input {
+            let upstream = upstream.clone();
+            return this.run_map(&upstream, input, component, started_at_ms).await;
+        }
+        let execution = {
+            let _permit = this.semaphore.clone().acquire_owned().await.expect("the semaphore is never closed");
+            this.execute(component, input, None).await
+        };
+        this.finished(execution, started_at_ms)
+    }
+
+    /// Looks `input` up in the cache, or runs attempts until one succeeds,
+    /// the failure is not retryable, or the attempts run out. `element` is
+    /// the element index of a mapped task.
+    async fn execute(&self, component: ComponentRef, input: Arc<Vec<u8>>, element: Option<u64>) -> Execution {
         let key = CacheKey::new(&component.hash, &self.flow, &self.task.id, &self.params, &input);
         if self.task.cache.enabled && self.read_cache {
             match self.cache.get(&key, self.task.cache.ttl) {
                 Ok(Some(output)) => {
                     tracing::debug!(key = %key, "output cache hit");
-                    return self.cached(output, clock.elapsed(), started_at_ms);
+                    return Execution {
+                        result: TaskResult::stored(output),
+                        attempts: Vec::new(),
+                        logs: Vec::new(),
+                        run_time: Duration::ZERO,
+                        cache_hit: true,
+                    };
                 }
                 Ok(None) => tracing::debug!(key = %key, "output cache miss"),
                 Err(error) => tracing::warn!(error = %format!("{error:#}"), "output cache read failed; running the task"),
             }
         }
 
+        let name = match element {
+            Some(index) => format!("{}[{index}]", self.task.id),
+            None => self.task.id.clone(),
+        };
         let mut attempts: Vec<AttemptRecord> = Vec::new();
         let mut logs: Vec<LogLine> = Vec::new();
         let mut run_time = Duration::ZERO;
@@ -88,7 +133,7 @@ impl TaskRun {
                 input: input.clone(),
                 limits: self.task.limits,
             };
-            let span = tracing::info_span!("task_attempt", run_id = %self.run_id, task = %self.task.id, attempt);
+            let span = tracing::info_span!("task_attempt", run_id = %self.run_id, task = %name, attempt);
             span.in_scope(|| tracing::debug!("attempt started"));
             let result = self.dispatcher.dispatch(request, self.cancel.clone()).instrument(span.clone()).await;
             run_time += result.duration;
@@ -100,7 +145,7 @@ impl TaskRun {
                 ended_at_ms: now_ms(),
                 fuel_used: result.fuel_used,
                 peak_memory_bytes: result.peak_memory_bytes,
-                error: result.output.as_ref().err().map(|failure| failure.describe(&self.task.id)),
+                error: result.output.as_ref().err().map(|failure| failure.describe(&name)),
                 retry_delay_ms: None,
             };
 
@@ -119,15 +164,14 @@ impl TaskRun {
             span.in_scope(|| {
                 tracing::warn!(error = %failure, delay_ms = delay.as_millis() as u64, "attempt failed; retrying");
             });
-            self.observer.task_retrying(&self.task.id, &record, &result.logs);
+            self.observer.task_retrying(&name, &record, &result.logs);
             attempts.push(record);
             logs.extend(result.logs);
 
             tokio::select! {
                 () = tokio::time::sleep(delay) => {}
                 () = self.cancel.cancelled() => {
-                    let cancelled = TaskResult::failed_before_start(TaskFailure::Cancelled, None);
-                    break cancelled;
+                    break TaskResult::failed_before_start(TaskFailure::Cancelled, None);
                 }
             }
             attempt += 1;
@@ -140,22 +184,126 @@ impl TaskRun {
                 }
             }
         }
-        self.finished(result, attempts, logs, run_time, started_at_ms)
+        Execution { result, attempts, logs, run_time, cache_hit: false }
     }
 
-    /// Builds the final report; `duration` is the time the attempts ran,
-    /// without retry delays and compilation.
-    fn finished(
-        self,
-        result: TaskResult,
-        attempts: Vec<AttemptRecord>,
-        mut logs: Vec<LogLine>,
-        duration: Duration,
+    /// Runs the task once per element of the upstream array `input`, at most
+    /// as many at a time as the run allows, and collects the outputs in order.
+    async fn run_map(
+        self: Arc<Self>,
+        upstream: &str,
+        input: Arc<Vec<u8>>,
+        component: ComponentRef,
         started_at_ms: u64,
     ) -> Finished {
+        let elements = match element_ranges(&input) {
+            Ok(elements) => elements,
+            Err(reason) => {
+                let reason = format!("the output of task `{upstream}` cannot be mapped over: {reason}");
+                return self.failed_before_start(TaskFailure::Input { reason }, started_at_ms);
+            }
+        };
+        let count = elements.len();
+        let mut outputs: Vec<Option<Vec<u8>>> = vec![None; count];
+        let mut batch: Vec<(ElementRecord, Vec<LogLine>)> = Vec::new();
+        let mut summary = MapSummary::default();
+        let mut running = JoinSet::new();
+        let mut next = 0;
+
+        while next < count || !running.is_empty() {
+            // Start elements while permits are free, keeping the number of
+            // waiting futures small however long the array is.
+            while next < count && running.len() < self.semaphore.available_permits().max(1) * 2 {
+                let this = self.clone();
+                let component = component.clone();
+                let range = elements[next].clone();
+                let element_input = Arc::new(input[range].to_vec());
+                let index = next as u64;
+                running.spawn(async move {
+                    let _permit = this.semaphore.clone().acquire_owned().await.expect("the semaphore is never closed");
+                    (index, this.execute(component, element_input, Some(index)).await)
+                });
+                next += 1;
+            }
+
+            let Some(joined) = running.join_next().await else { break };
+            let (index, execution) = match joined {
+                Ok(finished) => finished,
+                Err(error) => {
+                    tracing::error!(task = %self.task.id, %error, "an element's host future panicked");
+                    summary.failed += 1;
+                    continue;
+                }
+            };
+            let (record, output) = summary.add(index, execution, &self.task.id);
+            outputs[index as usize] = output;
+            batch.push(record);
+            if batch.len() >= ELEMENT_BATCH {
+                self.flush_elements(&mut batch);
+            }
+        }
+        self.flush_elements(&mut batch);
+        self.finish_map(summary, outputs, count, started_at_ms)
+    }
+
+    fn flush_elements(&self, batch: &mut Vec<(ElementRecord, Vec<LogLine>)>) {
+        if batch.is_empty() {
+            return;
+        }
+        if let Err(error) = self.runs.put_elements(&self.run_id, &self.task.id, batch) {
+            tracing::error!(task = %self.task.id, error = %format!("{error:#}"), "failed to record element runs");
+        }
+        batch.clear();
+    }
+
+    fn finish_map(&self, summary: MapSummary, outputs: Vec<Option<Vec<u8>>>, count: usize, started_at_ms: u64) -> Finished {
+        let (state, output, error) = if summary.failed == 0 && !self.cancel.is_cancelled() {
+            let mut collected = Vec::with_capacity(outputs.iter().flatten().map(|output| output.len() + 1).sum::<usize>() + 2);
+            collected.push(b'[');
+            for (index, output) in outputs.into_iter().enumerate() {
+                if index > 0 {
+                    collected.push(b',');
+                }
+                collected.extend(output.expect("every element completed"));
+            }
+            collected.push(b']');
+            (TaskState::Completed, Some(Arc::new(collected)), None)
+        } else if self.cancel.is_cancelled() {
+            (TaskState::Cancelled, None, Some(format!("task `{}` was cancelled", self.task.id)))
+        } else {
+            let first = summary.first_error.unwrap_or_default();
+            let message = format!("task `{}` failed for {} of {count} elements; the first: {first}", self.task.id, summary.failed);
+            (TaskState::Failed, None, Some(message))
+        };
+        let attempts = vec![AttemptRecord {
+            attempt: 1,
+            state,
+            started_at_ms,
+            ended_at_ms: now_ms(),
+            fuel_used: summary.fuel_used,
+            peak_memory_bytes: summary.peak_memory_bytes,
+            error: error.clone(),
+            retry_delay_ms: None,
+        }];
+        let report = TaskReport {
+            id: self.task.id.clone(),
+            state,
+            attempts: summary.attempts,
+            duration: summary.run_time,
+            fuel_used: summary.fuel_used,
+            peak_memory_bytes: summary.peak_memory_bytes,
+            cache_hit: count > 0 && summary.cache_hits == count,
+            error,
+            detail: None,
+        };
+        Finished { report, output, logs: Vec::new(), attempts, started_at_ms }
+    }
+
+    fn finished(&self, execution: Execution, started_at_ms: u64) -> Finished {
+        let Execution { result, attempts, mut logs, run_time, cache_hit } = execution;
         let TaskResult { output, logs: last_logs, detail, .. } = result;
         logs.extend(last_logs);
-        let state = state_of(&output);
+        let state = if cache_hit { TaskState::Cached } else { state_of(&output) };
         let (output, error) = match output {
             Ok(output) => (Some(Arc::new(output)), None),
             Err(failure) => {
@@ -164,38 +312,102 @@ impl TaskRun {
             }
         };
         let report = TaskReport {
-            id: self.task.id,
+            id: self.task.id.clone(),
             state,
             attempts: attempts.len() as u32,
-            duration,
+            duration: run_time,
             fuel_used: attempts.iter().map(|attempt| attempt.fuel_used).sum(),
             peak_memory_bytes: attempts.iter().map(|attempt| attempt.peak_memory_bytes).max().unwrap_or(0),
-            cache_hit: false,
+            cache_hit,
             error,
             detail,
         };
         Finished { report, output, logs, attempts, started_at_ms }
     }
 
-    fn cached(self, output: Vec<u8>, duration: Duration, started_at_ms: u64) -> Finished {
-        let report = TaskReport {
-            id: self.task.id,
-            state: TaskState::Cached,
-            attempts: 0,
-            duration,
-            fuel_used: 0,
-            peak_memory_bytes: 0,
-            cache_hit: true,
-            error: None,
-            detail: None,
+    fn failed_before_start(&self, failure: TaskFailure, started_at_ms: u64) -> Finished {
+        let execution = Execution {
+            result: TaskResult::failed_before_start(failure, None),
+            attempts: Vec::new(),
+            logs: Vec::new(),
+            run_time: Duration::ZERO,
+            cache_hit: false,
         };
-        Finished { report, output: Some(Arc::new(output)), logs: Vec::new(), attempts: Vec::new(), started_at_ms }
+        self.finished(execution, started_at_ms)
     }
+}
 
-    fn failed_before_start(self, failure: TaskFailure, started_at_ms: u64) -> Finished {
-        let result = TaskResult::failed_before_start(failure, None);
-        self.finished(result, Vec::new(), Vec::new(), Duration::ZERO, started_at_ms)
+/// Running totals of a mapped task's elements.
+#[derive(Default)]
+struct MapSummary {
+    failed: usize,
+    cache_hits: usize,
+    attempts: u32,
+    fuel_used: u64,
+    peak_memory_bytes: u64,
+    run_time: Duration,
+    first_error: Option<String>,
+}
+
+impl MapSummary {
+    /// Adds one finished element and returns its record and, when it
+    /// completed, its output. An output that is not JSON fails the element,
+    /// because the collected output is a JSON array.
+    fn add(&mut self, index: u64, execution: Execution, task: &str) -> ((ElementRecord, Vec<LogLine>), Option<Vec<u8>>) {
+        let Execution { result, attempts, mut logs, run_time, cache_hit } = execution;
+        logs.extend(result.logs);
+        let mut state = if cache_hit { TaskState::Cached } else { state_of(&result.output) };
+        let (output, mut error) = match result.output {
+            Ok(output) => (Some(output), None),
+            Err(failure) => (None, Some(failure.describe(&format!("{task}[{index}]")))),
+        };
+        let output = output.filter(|output| {
+            let valid = serde_json::from_slice::<&serde_json::value::RawValue>(output).is_ok();
+            if !valid {
+                state = TaskState::Failed;
+                error = Some(format!("task `{task}[{index}]` returned an output that is not JSON, which a mapped task must return"));
+            }
+            valid
+        });
+
+        let fuel_used: u64 = attempts.iter().map(|attempt| attempt.fuel_used).sum();
+        self.cache_hits += usize::from(cache_hit);
+        self.attempts += attempts.len() as u32;
+        self.fuel_used += fuel_used;
+        self.peak_memory_bytes = self.peak_memory_bytes.max(attempts.iter().map(|attempt| attempt.peak_memory_bytes).max().unwrap_or(0));
+        self.run_time += run_time;
+        if output.is_none() {
+            self.failed += 1;
+            if self.first_error.is_none() {
+                self.first_error = error.clone();
+            }
+        }
+        let record = ElementRecord {
+            index,
+            state,
+            attempts: attempts.len() as u32,
+            cache_hit,
+            fuel_used,
+            duration_ms: run_time.as_secs_f64() * 1000.0,
+            error,
+        };
+        ((record, logs), output)
     }
+}
+
+/// The byte ranges of the elements of the JSON array `bytes`, without
+/// copying them.
+fn element_ranges(bytes: &[u8]) -> Result<Vec<std::ops::Range<usize>>, String> {
+    let elements: Vec<&serde_json::value::RawValue> =
+        serde_json::from_slice(bytes).map_err(|error| format!("it is not a JSON array ({error})"))?;
+    let base = bytes.as_ptr() as usize;
+    Ok(elements
+        .into_iter()
+        .map(|element| {
+            let start = element.get().as_ptr() as usize - base;
+            start..start + element.get().len()
+        })
+        .collect())
 }
 
 /// The final state of a task whose last attempt ended with `output`.
@@ -223,4 +435,18 @@ pub(crate) fn not_run(task: &TaskSpec, state: TaskState, error: String) -> Finis
         detail: None,
     };
     Finished { report, output: None, logs: Vec::new(), attempts: Vec::new(), started_at_ms: now_ms() }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::element_ranges;
+
+    #[test]
+    fn element_ranges_point_into_the_array() {
+        let bytes = br#"[1, {"a": [2, 3]}, "x"]"#;
+        let ranges = element_ranges(bytes).unwrap();
+        let elements: Vec<&[u8]> = ranges.into_iter().map(|range| &bytes[range]).collect();
+        assert_eq!(elements, [&b"1"[..], br#"{"a": [2, 3]}"#, br#""x""#]);
+        assert!(element_ranges(b"{}").unwrap_err().starts_with("it is not a JSON array"));
+    }
 }

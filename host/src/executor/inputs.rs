@@ -27,7 +27,7 @@ pub(crate) async fn assemble(
             let json = values[name].to_json();
             Ok(Arc::new(serde_json::to_vec(&json).expect("a JSON value always serializes")))
         }
-        InputSpec::Task(id) => Ok(outputs[id].clone()),
+        InputSpec::Task(id) | InputSpec::Map(id) => Ok(outputs[id].clone()),
         InputSpec::Tasks(ids) => combine(ids, outputs).map(Arc::new),
     }
 }

@@ -156,15 +156,10 @@ impl Executor {
                     read_cache: options.read_cache,
                     cancel: cancel.clone(),
                     observer: observer.clone(),
+                    runs: self.runs.clone(),
+                    semaphore: semaphore.clone(),
                 };
-                let semaphore = semaphore.clone();
-                running.spawn(
-                    async move {
-                        let _permit = semaphore.acquire_owned().await.expect("the semaphore is never closed");
-                        task_run.run().await
-                    }
-                    .in_current_span(),
-                );
+                running.spawn(task_run.run().in_current_span());
             }
 
             let deadline = async {

@@ -53,7 +53,7 @@ impl TaskSpec {
     /// The ids of the tasks this task reads from, in manifest order.
     pub fn upstream(&self) -> &[String] {
         match &self.input {
-            InputSpec::Task(id) => std::slice::from_ref(id),
+            InputSpec::Task(id) | InputSpec::Map(id) => std::slice::from_ref(id),
             InputSpec::Tasks(ids) => ids,
             InputSpec::None | InputSpec::File(_) | InputSpec::Param(_) => &[],
         }
@@ -73,6 +73,9 @@ pub enum InputSpec {
     Task(String),
     /// A JSON object of upstream outputs keyed by task id.
     Tasks(Vec<String>),
+    /// One run per element of the upstream output, a JSON array; the task's
+    /// output is the JSON array of the element outputs, in order.
+    Map(String),
 }
 
 /// The sandbox limits of one task attempt.

@@ -84,6 +84,7 @@ pub(crate) struct RawInput {
     pub param: Option<Spanned<String>>,
     pub task: Option<Spanned<String>>,
     pub tasks: Option<Spanned<Vec<Spanned<String>>>>,
+    pub map: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]

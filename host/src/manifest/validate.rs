@@ -417,12 +417,13 @@ impl<'a> Checker<'a> {
             return InputSpec::None;
         };
         let raw = spanned.get_ref();
-        let set = [raw.file.is_some(), raw.param.is_some(), raw.task.is_some(), raw.tasks.is_some()]
+        let set = [raw.file.is_some(), raw.param.is_some(), raw.task.is_some(), raw.tasks.is_some(), raw.map.is_some()]
             .into_iter()
             .filter(|set| *set)
             .count();
         if set != 1 {
-            let message = format!("{owner}: `input` must have exactly one of `file`, `param`, `task` or `tasks`, found {set}");
+            let message =
+                format!("{owner}: `input` must have exactly one of `file`, `param`, `task`, `tasks` or `map`, found {set}");
             let help = "write for example input = { task = \"extract\" } or input = { file = \"data/in.json\" }";
             self.error(spanned.span(), message, Some(help.to_string()));
             return InputSpec::None;
@@ -440,6 +441,9 @@ impl<'a> Checker<'a> {
         }
         if let Some(task) = &raw.task {
             return InputSpec::Task(task.get_ref().clone());
+        }
+        if let Some(task) = &raw.map {
+            return InputSpec::Map(task.get_ref().clone());
         }
         let tasks = raw.tasks.as_ref().expect("exactly one input key is set");
         if tasks.get_ref().is_empty() {
@@ -532,7 +536,11 @@ impl<'a> Checker<'a> {
             let raw = raw.get_ref();
             let Some(input) = &raw.input else { continue };
             let input = input.get_ref();
-            let references = input.task.iter().chain(input.tasks.iter().flat_map(|tasks| tasks.get_ref()));
+            let references = input
+                .task
+                .iter()
+                .chain(input.map.iter())
+                .chain(input.tasks.iter().flat_map(|tasks| tasks.get_ref()));
             for reference in references {
                 if !known.contains(&reference.get_ref().as_str()) {
                     let message = format!(

@@ -140,6 +140,18 @@ pub struct TaskResult {
 }
 
 impl TaskResult {
+    /// An output reused from the cache, with nothing consumed.
+    pub fn stored(output: Vec<u8>) -> Self {
+        TaskResult {
+            output: Ok(output),
+            fuel_used: 0,
+            peak_memory_bytes: 0,
+            logs: Vec::new(),
+            duration: Duration::ZERO,
+            detail: None,
+        }
+    }
+
     /// A failure that happened before the component started.
     pub fn failed_before_start(failure: TaskFailure, detail: Option<String>) -> Self {
         TaskResult {

@@ -12,12 +12,16 @@ use std::sync::Arc;
 
 use anyhow::{Context as _, Result, bail};
 
-pub use runs::{AttemptRecord, RedbRunStore, RunFilter, RunRecord, RunState, RunStore, TaskRecord, TaskState};
+pub use runs::{AttemptRecord, ElementRecord, RedbRunStore, RunFilter, RunRecord, RunState, RunStore, TaskRecord, TaskState};
 
 /// The environment variable that sets the state directory.
 pub const STATE_DIR_ENV: &str = "WFLOW_STATE_DIR";
 
 const DATABASE_FILE: &str = "wflow.redb";
+
+/// The redb page cache. redb's default of 1 GiB lets a long run's memory
+/// grow with every record written; records are read rarely.
+const DATABASE_CACHE_BYTES: usize = 16 * 1024 * 1024;
 const ARTIFACT_DIR: &str = "artifacts";
 
 /// An open state directory.
@@ -36,7 +40,7 @@ impl StateDir {
         std::fs::create_dir_all(path)
             .with_context(|| format!("failed to create state directory `{}`", path.display()))?;
         let database_path = path.join(DATABASE_FILE);
-        let database = match redb::Database::create(&database_path) {
+        let database = match redb::Builder::new().set_cache_size(DATABASE_CACHE_BYTES).create(&database_path) {
             Ok(database) => database,
             Err(redb::DatabaseError::DatabaseAlreadyOpen) => bail!(
                 "state directory `{}` is in use by another wflow-host process; wait for it to \

@@ -12,8 +12,11 @@ use crate::runtime::LogLine;
 const RUNS: TableDefinition<&str, &[u8]> = TableDefinition::new("runs");
 /// Task runs by (run id, task id), as JSON.
 const TASK_RUNS: TableDefinition<(&str, &str), &[u8]> = TableDefinition::new("task_runs");
-/// Log lines by (run id, task id), as a JSON array.
+/// Log lines by (run id, task id), as a JSON array. The lines of element
+/// `i` of a mapped task are under the task id `ID[i]`.
 const TASK_LOGS: TableDefinition<(&str, &str), &[u8]> = TableDefinition::new("task_logs");
+/// Element runs of mapped tasks by (run id, task id, element index), as JSON.
+const ELEMENTS: TableDefinition<(&str, &str, u64), &[u8]> = TableDefinition::new("elements");
 
 /// The state of a flow run.
 ///
@@ -147,6 +150,20 @@ pub struct AttemptRecord {
     pub retry_delay_ms: Option<u64>,
 }
 
+/// One element run of a mapped task: a small record, so that a run over many
+/// elements stays small.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ElementRecord {
+    /// The element's position in the upstream array, from 0.
+    pub index: u64,
+    pub state: TaskState,
+    pub attempts: u32,
+    pub cache_hit: bool,
+    pub fuel_used: u64,
+    pub duration_ms: f64,
+    pub error: Option<String>,
+}
+
 /// One task of a flow run.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TaskRecord {
@@ -181,6 +198,13 @@ pub trait RunStore: Send + Sync {
 
     /// Inserts or replaces the record of a task run, with its log lines.
     fn put_task(&self, run_id: &str, task: &TaskRecord, logs: &[LogLine]) -> Result<()>;
+
+    /// Inserts element records of mapped task `task_id`, each with its log
+    /// lines, in one transaction.
+    fn put_elements(&self, run_id: &str, task_id: &str, elements: &[(ElementRecord, Vec<LogLine>)]) -> Result<()>;
+
+    /// The element records of mapped task `task_id`, by index.
+    fn elements(&self, run_id: &str, task_id: &str) -> Result<Vec<ElementRecord>>;
 
     /// The flow run `run_id`, if recorded.
     fn run(&self, run_id: &str) -> Result<Option<RunRecord>>;
@@ -224,6 +248,39 @@ impl RunStore for RedbRunStore {
         transaction.open_table(TASK_LOGS)?.insert(key, logs.as_slice())?;
         transaction.commit().context("failed to record the task run")?;
         Ok(())
+    }
+
+    fn put_elements(&self, run_id: &str, task_id: &str, elements: &[(ElementRecord, Vec<LogLine>)]) -> Result<()> {
+        let transaction = self.database.begin_write()?;
+        {
+            let mut records = transaction.open_table(ELEMENTS)?;
+            let mut logs = transaction.open_table(TASK_LOGS)?;
+            for (element, lines) in elements {
+                let json = serde_json::to_vec(element)?;
+                records.insert((run_id, task_id, element.index), json.as_slice())?;
+                if !lines.is_empty() {
+                    let key = format!("{task_id}[{}]", element.index);
+                    logs.insert((run_id, key.as_str()), serde_json::to_vec(lines)?.as_slice())?;
+                }
+            }
+        }
+        transaction.commit().context("failed to record element runs")?;
+        Ok(())
+    }
+
+    fn elements(&self, run_id: &str, task_id: &str) -> Result<Vec<ElementRecord>> {
+        let transaction = self.database.begin_read()?;
+        let table = match transaction.open_table(ELEMENTS) {
+            Ok(table) => table,
+            Err(redb::TableError::TableDoesNotExist(_)) => return Ok(Vec::new()),
+            Err(error) => return Err(error.into()),
+        };
+        let mut elements = Vec::new();
+        for entry in table.range((run_id, task_id, 0)..=(run_id, task_id, u64::MAX))? {
+            let (_, value) = entry?;
+            elements.push(serde_json::from_slice(value.value())?);
+        }
+        Ok(elements)
     }
 
     fn run(&self, run_id: &str) -> Result<Option<RunRecord>> {
