@@ -5,12 +5,13 @@
 //! `examples/flights/README.md` states. A test compares the files that the
 //! flow writes with these expected ones.
 
+use std::cmp::Reverse;
 use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
 
 use serde_json::{Value, json};
 
-/// The expected contents of the flow's three output files.
+/// The expected contents of the flow's four output files.
 pub struct Expected {
     /// Contents of `by_origin.csv`.
     pub by_origin_csv: String,
@@ -18,6 +19,8 @@ pub struct Expected {
     pub by_hour_csv: String,
     /// The JSON in `summary.json`.
     pub summary: Value,
+    /// The JSON array in `by_month.json`.
+    pub by_month: Value,
 }
 
 /// Computes the expected outputs for the given raw files and parameters.
@@ -94,16 +97,59 @@ pub fn expected_outputs(
         by_origin_csv,
         by_hour_csv,
         summary,
+        by_month: monthly_statistics(&kept, delay_threshold),
     }
 }
 
+/// Computes the `by_month.json` array, with one object per month of the kept
+/// rows in ascending order of month.
+///
+/// Like the `monthly` task, this divides the `f64` sum by the `f64` count and
+/// rounds with `(x * 100.0).round() / 100.0` or `(x * 10_000.0).round() /
+/// 10_000.0`. The same operations give the same floats, so the parsed JSON
+/// numbers compare equal.
+fn monthly_statistics(kept: &[KeptFlight], delay_threshold: i64) -> Value {
+    let mut months: BTreeMap<&str, Vec<&KeptFlight>> = BTreeMap::new();
+    for flight in kept {
+        months.entry(flight.month.as_str()).or_default().push(flight);
+    }
+
+    let mut elements = Vec::new();
+    for (month, flights) in &months {
+        let mut group = Group::default();
+        let mut flights_by_origin: HashMap<&str, u64> = HashMap::new();
+        for flight in flights {
+            group.add(flight.delay, delay_threshold);
+            *flights_by_origin.entry(flight.origin.as_str()).or_default() += 1;
+        }
+
+        // Most flights first, then the alphabetically first code on a tie.
+        let mut ranked: Vec<(&str, u64)> = flights_by_origin.into_iter().collect();
+        ranked.sort_by_key(|&(origin, count)| (Reverse(count), origin));
+        let busiest_origin = ranked[0].0;
+
+        let mean_delay = group.delay_sum as f64 / group.flights as f64;
+        let delayed_share = group.delayed as f64 / group.flights as f64;
+        elements.push(json!({
+            "month": month,
+            "flights": group.flights,
+            "mean_delay": (mean_delay * 100.0).round() / 100.0,
+            "delayed_share": (delayed_share * 10_000.0).round() / 10_000.0,
+            "busiest_origin": busiest_origin,
+        }));
+    }
+    Value::Array(elements)
+}
+
 struct KeptFlight {
+    /// Calendar month of `date`, `YYYY-MM`.
+    month: String,
     hour: u32,
     delay: i64,
     origin: String,
 }
 
-/// Flight count, delay sum and count of delayed flights of one origin or hour.
+/// Flight count, delay sum and count of delayed flights of one origin, hour or month.
 #[derive(Default)]
 struct Group {
     flights: u64,
@@ -119,13 +165,13 @@ impl Group {
     }
 }
 
-/// Returns the row's hour, delay and origin when the row passes the clean
+/// Returns the row's month, hour, delay and origin when the row passes the clean
 /// rules: an object whose `date` is a valid `YYYY/MM/DD HH:MM` time, whose
 /// `delay` and `distance` are JSON integers, and whose `origin` and
 /// `destination` are 3 ASCII letters or digits.
 fn keep_flight(row: &Value) -> Option<KeptFlight> {
     let row = row.as_object()?;
-    let hour = departure_hour(row.get("date")?.as_str()?)?;
+    let departure = parse_departure(row.get("date")?.as_str()?)?;
     let delay = row.get("delay")?.as_i64()?;
     row.get("distance")?.as_i64()?;
     let origin = row
@@ -136,7 +182,8 @@ fn keep_flight(row: &Value) -> Option<KeptFlight> {
         .as_str()
         .filter(|code| is_airport_code(code))?;
     Some(KeptFlight {
-        hour,
+        month: departure.month,
+        hour: departure.hour,
         delay,
         origin: origin.to_string(),
     })
@@ -146,9 +193,17 @@ fn is_airport_code(code: &str) -> bool {
     code.len() == 3 && code.chars().all(|c| c.is_ascii_alphanumeric())
 }
 
-/// Splits `date` into its five numbers and returns the hour when the date and
-/// time exist on a Gregorian calendar and a 24-hour clock.
-fn departure_hour(date: &str) -> Option<u32> {
+/// Month and hour of a departure time.
+#[derive(Debug, PartialEq)]
+struct Departure {
+    /// `YYYY-MM`.
+    month: String,
+    hour: u32,
+}
+
+/// Splits `date` into its five numbers and returns the month and hour when the
+/// date and time exist on a Gregorian calendar and a 24-hour clock.
+fn parse_departure(date: &str) -> Option<Departure> {
     let (day_part, time_part) = date.split_once(' ')?;
     let day_fields: Vec<&str> = day_part.split('/').collect();
     let time_fields: Vec<&str> = time_part.split(':').collect();
@@ -175,7 +230,10 @@ fn departure_hour(date: &str) -> Option<u32> {
     if month == 0 || month > 12 || day == 0 || day > month_lengths[month as usize - 1] {
         return None;
     }
-    (hour < 24 && minute < 60).then_some(hour)
+    (hour < 24 && minute < 60).then(|| Departure {
+        month: format!("{year:04}-{month:02}"),
+        hour,
+    })
 }
 
 const AIRPORTS_HEADER: [&str; 7] = [
@@ -285,6 +343,7 @@ mod tests {
 
     #[test]
     fn departure_hour_calendar() {
+        let departure_hour = |date| parse_departure(date).map(|departure| departure.hour);
         assert_eq!(departure_hour("2001/01/01 06:55"), Some(6));
         assert_eq!(departure_hour("2000/02/29 23:59"), Some(23));
         assert_eq!(departure_hour("2100/02/29 10:00"), None);
@@ -292,6 +351,14 @@ mod tests {
         assert_eq!(departure_hour("2001/01/01 24:00"), None);
         assert_eq!(departure_hour("2001/01/01 6:55"), None);
         assert_eq!(departure_hour("2001/01/01 06:55 "), None);
+    }
+
+    #[test]
+    fn departure_month() {
+        let departure = parse_departure("2001/01/01 06:55").unwrap();
+        assert_eq!(departure.month, "2001-01");
+        let departure = parse_departure("1999/12/31 23:59").unwrap();
+        assert_eq!(departure.month, "1999-12");
     }
 
     #[test]
@@ -326,11 +393,60 @@ mod tests {
             expected.summary,
             json!({"rows_read": 7, "rows_kept": 4, "rows_rejected": 3, "origins": 3})
         );
+        assert_eq!(
+            expected.by_month,
+            json!([{"month": "2001-01", "flights": 4, "mean_delay": 9.75,
+                    "delayed_share": 0.5, "busiest_origin": "AAA"}])
+        );
 
         let filtered = expected_outputs(flights, airports, 2, 15);
         assert_eq!(
             filtered.by_origin_csv,
             "origin,city,state,flights,mean_delay,delayed_share\nAAA,\"Alpha, Town\",AL,2,7.50,0.5000\n"
         );
+    }
+
+    #[test]
+    fn expected_by_month_groups_and_rounds() {
+        let flights = r#"[
+            {"date": "2001/02/01 10:00", "delay": 20, "distance": 10, "origin": "ORD", "destination": "BOS"},
+            {"date": "2000/12/31 23:59", "delay": -1, "distance": 10, "origin": "SFO", "destination": "LAX"},
+            {"date": "2001/02/02 10:00", "delay": -2, "distance": 10, "origin": "BOS", "destination": "ORD"},
+            {"date": "2000/12/01 00:00", "delay": -1, "distance": 10, "origin": "SFO", "destination": "LAX"},
+            {"date": "2001/02/03 10:00", "delay": 15, "distance": 10, "origin": "BOS", "destination": "ORD"},
+            {"date": "2000/12/15 12:00", "delay": 0, "distance": 10, "origin": "LAX", "destination": "SFO"},
+            {"date": "2001/02/04 10:00", "delay": 7, "distance": 10, "origin": "ORD", "destination": "BOS"},
+            {"date": "2001/02/05 10:00", "delay": 1, "distance": 10, "origin": "ATL", "destination": "BOS"},
+            {"date": "2001/02/05 10:00", "delay": 1, "distance": 10, "origin": "ATL", "destination": "BOS"},
+            {"date": "2001/02/30 10:00", "delay": 1, "distance": 10, "origin": "ATL", "destination": "BOS"},
+            {"date": "2001/02/06 10:00", "delay": 2, "distance": 10, "origin": "ATL"}
+        ]"#;
+        let airports = "iata,name,city,state,country,latitude,longitude\n";
+
+        let expected = expected_outputs(flights, airports, 1, 15);
+
+        // December 2000: the mean -2/3 rounds to -0.67, and SFO has 2 of the 3
+        // flights. February 2001 keeps 6 rows, because the clean rules reject
+        // the one dated February 30 and the one without a destination. Its
+        // mean is 42/6 = 7, 2 of 6 flights are delayed by 15 minutes or more,
+        // and ATL, BOS and ORD tie with 2 flights each, so ATL is the busiest.
+        assert_eq!(
+            expected.by_month,
+            json!([
+                {"month": "2000-12", "flights": 3, "mean_delay": -0.67,
+                 "delayed_share": 0.0, "busiest_origin": "SFO"},
+                {"month": "2001-02", "flights": 6, "mean_delay": 7.0,
+                 "delayed_share": 0.3333, "busiest_origin": "ATL"},
+            ])
+        );
+    }
+
+    #[test]
+    fn expected_by_month_empty_when_no_rows_kept() {
+        let airports = "iata,name,city,state,country,latitude,longitude\n";
+
+        let expected = expected_outputs(r#"["not a row"]"#, airports, 1, 15);
+
+        assert_eq!(expected.by_month, json!([]));
     }
 }
