@@ -145,17 +145,23 @@ fn show(runs: &RedbRunStore, run_id: &str, json: bool) -> Result<()> {
 fn logs(runs: &RedbRunStore, run_id: &str, only_task: Option<&str>, json: bool) -> Result<()> {
     find_run(runs, run_id)?;
     let tasks = tasks_by_start(runs, run_id)?;
-    if let Some(task) = only_task {
-        if !tasks.iter().any(|record| record.task_id == task) {
-            let known: Vec<&str> = tasks.iter().map(|record| record.task_id.as_str()).collect();
-            bail!("run `{run_id}` has no task `{task}`; its tasks are: {}", known.join(", "));
+    let ids: Vec<String> = match only_task {
+        None => tasks.iter().map(|record| record.task_id.clone()).collect(),
+        Some(task) => {
+            // `ID[N]` names element N of mapped task `ID`.
+            let base = task.split_once('[').map_or(task, |(base, _)| base);
+            if !tasks.iter().any(|record| record.task_id == base) {
+                let known: Vec<&str> = tasks.iter().map(|record| record.task_id.as_str()).collect();
+                bail!("run `{run_id}` has no task `{base}`; its tasks are: {}", known.join(", "));
+            }
+            vec![task.to_string()]
         }
-    }
-    for task in tasks.iter().filter(|record| only_task.is_none_or(|id| record.task_id == id)) {
-        let lines = runs.logs(run_id, &task.task_id).context("failed to read the run log")?;
+    };
+    for id in &ids {
+        let lines = runs.logs(run_id, id).context("failed to read the run log")?;
         for line in lines {
             if json {
-                let value = serde_json::json!({ "task": task.task_id, "line": line });
+                let value = serde_json::json!({ "task": id, "line": line });
                 say!("{}", serde_json::to_string(&value)?);
                 continue;
             }
@@ -164,13 +170,7 @@ fn logs(runs: &RedbRunStore, run_id: &str, only_task: Option<&str>, json: bool) 
                 LogStream::Stdout => "stdout".to_string(),
                 LogStream::Stderr => "stderr".to_string(),
             };
-            say!(
-                "{} [{}#{}] {source}: {}",
-                format_time(line.timestamp_ms),
-                task.task_id,
-                line.attempt,
-                line.message
-            );
+            say!("{} [{id}#{}] {source}: {}", format_time(line.timestamp_ms), line.attempt, line.message);
         }
     }
     Ok(())
