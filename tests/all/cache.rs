@@ -8,7 +8,7 @@ use wflow_host::state::{RunState, TaskState};
 
 use crate::support::{self, Sandbox};
 
-const ALL_TASKS: [&str; 6] = ["extract", "airports", "clean", "enrich", "aggregate", "report"];
+const ALL_TASKS: [&str; 8] = ["extract", "airports", "clean", "enrich", "aggregate", "report", "partition", "monthly"];
 
 fn sorted(mut ids: Vec<&str>) -> Vec<&str> {
     ids.sort();
@@ -28,9 +28,9 @@ async fn rerun_hits_cache_without_instantiating() {
 
     assert_eq!(first.state, RunState::Completed);
     assert_eq!(sorted(support::ran(&first)), sorted(ALL_TASKS.to_vec()));
-    assert_eq!(instances_after_first, 6);
+    assert_eq!(instances_after_first, 10, "six tasks and one run per month for three months");
     assert_eq!(second.state, RunState::Completed);
-    assert_eq!(second.count(TaskState::Cached), 6, "{second:#?}");
+    assert_eq!(second.count(TaskState::Cached), 8, "{second:#?}");
     assert!(second.tasks.iter().all(|task| task.cache_hit && task.fuel_used == 0));
     assert_eq!(host.runtime().instantiation_count(), instances_after_first, "a cache hit instantiated a component");
 }
@@ -47,7 +47,7 @@ async fn changed_parameter_misses_only_its_readers() {
     let out = support::run(&host, &support::load(&manifest, &[("out", &other_out), ("delay_threshold", "20")])).await;
 
     assert_eq!(threshold.state, RunState::Completed);
-    assert_eq!(support::ran(&threshold), ["aggregate", "report"]);
+    assert_eq!(sorted(support::ran(&threshold)), ["aggregate", "monthly", "report"]);
     assert_eq!(out.state, RunState::Completed);
     assert!(support::ran(&out).is_empty(), "changing `out` reran {:?}", support::ran(&out));
     assert!(sandbox.path().join("elsewhere/by_origin.csv").is_file());
@@ -68,7 +68,10 @@ async fn changed_input_file_misses_downstream_only() {
     let report = support::run(&host, &support::load(&manifest, &[])).await;
 
     assert_eq!(report.state, RunState::Completed);
-    assert_eq!(sorted(support::ran(&report)), sorted(vec!["extract", "clean", "enrich", "aggregate", "report"]));
+    assert_eq!(
+        sorted(support::ran(&report)),
+        sorted(vec!["extract", "clean", "enrich", "aggregate", "report", "partition", "monthly"])
+    );
     assert!(report.task("airports").unwrap().cache_hit);
 }
 
@@ -108,7 +111,7 @@ async fn no_cache_runs_every_task() {
     let report = host.run(&flow, &options, std::sync::Arc::new(NoObserver)).await.unwrap();
 
     assert_eq!(report.state, RunState::Completed);
-    assert_eq!(report.count(TaskState::Completed), 6);
+    assert_eq!(report.count(TaskState::Completed), 8);
     assert_eq!(report.count(TaskState::Cached), 0);
 }
 

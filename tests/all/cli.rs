@@ -16,14 +16,14 @@ fn run_json_summary_has_documented_shape() {
     assert_eq!(summary["state"], "completed");
     assert!(summary["run_id"].as_str().is_some_and(|id| id.len() == 36));
     let tasks = summary["tasks"].as_array().unwrap();
-    assert_eq!(tasks.len(), 6);
+    assert_eq!(tasks.len(), 8);
     for task in tasks {
         assert_eq!(task["state"], "completed", "{task}");
         assert!(task["duration_ms"].as_f64().is_some_and(|ms| ms > 0.0), "{task}");
         assert!(task["fuel_used"].as_u64().is_some_and(|fuel| fuel > 0), "{task}");
         assert_eq!(task["cache_hit"], false, "{task}");
     }
-    assert_eq!(summary["outputs"].as_array().unwrap().len(), 3);
+    assert_eq!(summary["outputs"].as_array().unwrap().len(), 4);
 }
 
 #[test]
@@ -37,13 +37,13 @@ fn run_prints_task_lines_and_summary() {
 
     assert!(first.status.success(), "{}", String::from_utf8_lossy(&first.stderr));
     let stdout = String::from_utf8_lossy(&first.stdout);
-    assert_eq!(stdout.lines().filter(|line| line.starts_with("completed")).count(), 6, "{stdout}");
+    assert_eq!(stdout.lines().filter(|line| line.starts_with("completed")).count(), 8, "{stdout}");
     assert!(stdout.contains("flow `flights` completed in"), "{stdout}");
     assert!(stdout.contains("wrote flights/out/by_origin.csv"), "{stdout}");
     let stderr = String::from_utf8_lossy(&first.stderr);
     assert!(stderr.contains("[extract] info: read 2000 rows"), "{stderr}");
     let stdout = String::from_utf8_lossy(&second.stdout);
-    assert_eq!(stdout.lines().filter(|line| line.starts_with("cached")).count(), 6, "{stdout}");
+    assert_eq!(stdout.lines().filter(|line| line.starts_with("cached")).count(), 8, "{stdout}");
 }
 
 #[test]
@@ -78,8 +78,8 @@ fn validate_reports_valid_and_invalid_flows() {
     assert!(valid.status.success(), "{}", String::from_utf8_lossy(&valid.stderr));
     assert_eq!(
         String::from_utf8_lossy(&valid.stdout),
-        "flights/flow.toml: flow `flights` is valid: 6 tasks (extract, airports, clean, enrich, aggregate, report), \
-         5 parameters, 3 outputs\n"
+        "flights/flow.toml: flow `flights` is valid: 8 tasks (extract, airports, clean, enrich, aggregate, report, \
+         partition, monthly), 5 parameters, 4 outputs\n"
     );
     assert_eq!(invalid.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&invalid.stderr);
@@ -176,11 +176,11 @@ fn runs_commands_list_show_and_log() {
     let show: serde_json::Value = serde_json::from_slice(&show.stdout).unwrap();
     assert_eq!(show["run"]["state"], "completed");
     let tasks = show["tasks"].as_array().unwrap();
-    assert_eq!(tasks.len(), 6);
+    assert_eq!(tasks.len(), 8);
     let aggregate = tasks.iter().find(|task| task["task_id"] == "aggregate").unwrap();
     assert_eq!(aggregate["state"], "completed");
     assert_eq!(aggregate["attempts"].as_array().unwrap().len(), 1);
-    assert_eq!(tasks.iter().filter(|task| task["cache_hit"] == true).count(), 4);
+    assert_eq!(tasks.iter().filter(|task| task["cache_hit"] == true).count(), 6);
     let table = String::from_utf8_lossy(&table.stdout);
     assert!(table.contains("aggregate") && table.contains("attempts"), "{table}");
     let logs = String::from_utf8_lossy(&logs.stdout);

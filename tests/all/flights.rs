@@ -21,7 +21,7 @@ async fn flights_2k_matches_reference() {
     let report = support::run(&sandbox.host(), &flow).await;
 
     assert_eq!(report.state, RunState::Completed, "{report:#?}");
-    assert_eq!(report.count(TaskState::Completed), 6);
+    assert_eq!(report.count(TaskState::Completed), 8);
     let data = sandbox.path().join("flights/data");
     let expected = expected_outputs(&read(&data.join("flights-2k.json")), &read(&data.join("airports.csv")), 10, 15);
     let out = sandbox.path().join("flights/out");
@@ -30,6 +30,9 @@ async fn flights_2k_matches_reference() {
     let summary: serde_json::Value = serde_json::from_str(&read(&out.join("summary.json"))).unwrap();
     assert_eq!(summary, expected.summary);
     assert_eq!(summary["rows_read"], 2000);
+    let by_month: serde_json::Value = serde_json::from_str(&read(&out.join("by_month.json"))).unwrap();
+    assert_eq!(by_month, expected.by_month);
+    assert_eq!(by_month.as_array().map(Vec::len), Some(3), "the 2k file spans three months");
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -111,7 +111,10 @@ pub fn expected_outputs(
 fn monthly_statistics(kept: &[KeptFlight], delay_threshold: i64) -> Value {
     let mut months: BTreeMap<&str, Vec<&KeptFlight>> = BTreeMap::new();
     for flight in kept {
-        months.entry(flight.month.as_str()).or_default().push(flight);
+        months
+            .entry(flight.month.as_str())
+            .or_default()
+            .push(flight);
     }
 
     let mut elements = Vec::new();

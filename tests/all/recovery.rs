@@ -131,11 +131,11 @@ async fn corrupt_cache_entries_are_rerun() {
     let third = support::run(&host, &flow).await;
 
     assert_eq!(first.state, RunState::Completed);
-    assert_eq!(damaged, 6);
+    assert_eq!(damaged, 10, "one entry per task and per month");
     assert_eq!(rerun.state, RunState::Completed, "{rerun:#?}");
-    assert_eq!(rerun.count(TaskState::Completed), 6, "corrupt entries must not be used");
+    assert_eq!(rerun.count(TaskState::Completed), 8, "corrupt entries must not be used");
     assert_eq!(std::fs::read_to_string(sandbox.path().join("flights/out/by_origin.csv")).unwrap(), expected);
-    assert_eq!(third.count(TaskState::Cached), 6, "the rerun stores fresh entries");
+    assert_eq!(third.count(TaskState::Cached), 8, "the rerun stores fresh entries");
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -158,7 +158,7 @@ async fn expired_cache_entries_are_rerun() {
     });
     let report = support::run(&sandbox.host(), &flow).await;
 
-    assert_eq!(aged, 6);
+    assert_eq!(aged, 10);
     assert_eq!(report.state, RunState::Completed);
-    assert_eq!(report.count(TaskState::Completed), 6, "entries older than cache_ttl must miss");
+    assert_eq!(report.count(TaskState::Completed), 8, "entries older than cache_ttl must miss");
 }

@@ -17,6 +17,8 @@ const GUEST_PACKAGES: &[&str] = &[
     "flights-enrich",
     "flights-aggregate",
     "flights-report",
+    "flights-partition",
+    "flights-monthly",
     "wflow-fixture-faults",
 ];
 

@@ -176,8 +176,10 @@ impl RunObserver for Printer {
             TaskState::Cached => "cache hit".to_string(),
             _ => report.error.clone().unwrap_or_default(),
         };
-        if report.attempts > 1 {
-            details.push_str(&format!(" (after {} attempts)", report.attempts));
+        match report.elements {
+            Some(elements) => details.push_str(&format!(" ({elements} elements, {} attempts)", report.attempts)),
+            None if report.attempts > 1 => details.push_str(&format!(" (after {} attempts)", report.attempts)),
+            None => {}
         }
         let duration = format!("{:.2} ms", report.duration.as_secs_f64() * 1000.0);
         say!("{state:<9}  {:<width$}  {duration:>11}  {details}", report.id, width = self.id_width);

@@ -257,6 +257,7 @@ impl TaskRun {
     }
 
     fn finish_map(&self, summary: MapSummary, outputs: Vec<Option<Vec<u8>>>, count: usize, started_at_ms: u64) -> Finished {
+        let all_cached = count > 0 && summary.cache_hits == count;
         let (state, output, error) = if summary.failed == 0 && !self.cancel.is_cancelled() {
             let mut collected = Vec::with_capacity(outputs.iter().flatten().map(|output| output.len() + 1).sum::<usize>() + 2);
             collected.push(b'[');
@@ -267,7 +268,8 @@ impl TaskRun {
                 collected.extend(output.expect("every element completed"));
             }
             collected.push(b']');
-            (TaskState::Completed, Some(Arc::new(collected)), None)
+            let state = if all_cached { TaskState::Cached } else { TaskState::Completed };
+            (state, Some(Arc::new(collected)), None)
         } else if self.cancel.is_cancelled() {
             (TaskState::Cancelled, None, Some(format!("task `{}` was cancelled", self.task.id)))
         } else {
@@ -289,10 +291,11 @@ impl TaskRun {
             id: self.task.id.clone(),
             state,
             attempts: summary.attempts,
+            elements: Some(count as u64),
             duration: summary.run_time,
             fuel_used: summary.fuel_used,
             peak_memory_bytes: summary.peak_memory_bytes,
-            cache_hit: count > 0 && summary.cache_hits == count,
+            cache_hit: all_cached,
             error,
             detail: None,
         };
@@ -315,6 +318,7 @@ impl TaskRun {
             id: self.task.id.clone(),
             state,
             attempts: attempts.len() as u32,
+            elements: None,
             duration: run_time,
             fuel_used: attempts.iter().map(|attempt| attempt.fuel_used).sum(),
             peak_memory_bytes: attempts.iter().map(|attempt| attempt.peak_memory_bytes).max().unwrap_or(0),
@@ -427,6 +431,7 @@ pub(crate) fn not_run(task: &TaskSpec, state: TaskState, error: String) -> Finis
         id: task.id.clone(),
         state,
         attempts: 0,
+        elements: None,
         duration: Duration::ZERO,
         fuel_used: 0,
         peak_memory_bytes: 0,

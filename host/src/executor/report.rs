@@ -12,8 +12,12 @@ use crate::state::{RunState, TaskState};
 pub struct TaskReport {
     pub id: String,
     pub state: TaskState,
-    /// Attempts made; 0 for a cached, skipped or cancelled task.
+    /// Attempts made, over all elements of a mapped task; 0 for a cached,
+    /// skipped or cancelled task.
     pub attempts: u32,
+    /// The number of elements of a mapped task.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub elements: Option<u64>,
     #[serde(rename = "duration_ms", serialize_with = "milliseconds")]
     pub duration: Duration,
     /// Fuel consumed by all attempts together.
