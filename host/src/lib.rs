@@ -50,9 +50,17 @@ pub struct Host {
 }
 
 impl Host {
-    /// Opens the state directory at `path` and creates the runtime.
+    /// Opens the state directory at `path`, waiting up to
+    /// [`state::DEFAULT_STATE_WAIT`] for another process that has it open,
+    /// and creates the runtime.
     pub fn open(path: &Path) -> Result<Self> {
-        let state = StateDir::open(path)?;
+        Self::open_with_wait(path, state::DEFAULT_STATE_WAIT)
+    }
+
+    /// Opens the state directory at `path`, waiting up to `wait` for another
+    /// process that has it open, and creates the runtime.
+    pub fn open_with_wait(path: &Path, wait: std::time::Duration) -> Result<Self> {
+        let state = StateDir::open(path, wait)?;
         let runtime = Arc::new(Runtime::new(state.artifact_dir())?);
         let executor = Executor::new(
             Arc::new(LocalDispatcher::new(runtime.clone())),

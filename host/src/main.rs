@@ -32,6 +32,13 @@ struct Cli {
     #[arg(long, global = true, env = STATE_DIR_ENV, value_name = "DIR")]
     state_dir: Option<PathBuf>,
 
+    /// How long to wait for a state directory that another wflow-host
+    /// process is using, such as `30s` or `5m`.
+    ///
+    /// One process at a time uses a state directory; others wait for it.
+    #[arg(long, global = true, env = "WFLOW_STATE_WAIT", value_name = "DURATION", default_value = "30s", value_parser = humantime::parse_duration)]
+    state_wait: std::time::Duration,
+
     /// Format of the host's own diagnostics on stderr: `text` or `json`.
     ///
     /// `RUST_LOG` filters them (default `warn`). Task lines and summaries on
@@ -64,8 +71,8 @@ fn main() -> ExitCode {
 
     let state_dir = cli.state_dir.unwrap_or_else(wflow_host::state::default_state_dir);
     let status = match cli.command {
-        Command::Run(args) => commands::run::execute(args, &state_dir),
-        Command::Runs(args) => commands::runs::execute(args, &state_dir),
+        Command::Run(args) => commands::run::execute(args, &state_dir, cli.state_wait),
+        Command::Runs(args) => commands::runs::execute(args, &state_dir, cli.state_wait),
         Command::Validate(args) => commands::validate::execute(args),
     };
     ExitCode::from(status as u8)

@@ -5,6 +5,7 @@ mod support;
 
 mod cache;
 mod cli;
+mod durability;
 mod fan_out;
 mod faults;
 mod flights;

@@ -49,7 +49,7 @@ pub struct RunArgs {
     max_parallel: Option<u32>,
 }
 
-pub fn execute(args: RunArgs, state_dir: &Path) -> Status {
+pub fn execute(args: RunArgs, state_dir: &Path, state_wait: std::time::Duration) -> Status {
     let flow = match manifest::load(&args.flow, &args.params, &current_dir()) {
         Ok(flow) => flow,
         Err(error) => {
@@ -66,7 +66,7 @@ pub fn execute(args: RunArgs, state_dir: &Path) -> Status {
             return Status::HostError;
         }
     };
-    let host = match Host::open(state_dir) {
+    let host = match Host::open_with_wait(state_dir, state_wait) {
         Ok(host) => host,
         Err(error) => {
             eprintln!("error: {error:#}");

@@ -55,15 +55,22 @@ enum RunsCommand {
     },
 }
 
-pub fn execute(args: RunsArgs, state_dir: &Path) -> Status {
-    let result = StateDir::open(state_dir).and_then(|state| {
+pub fn execute(args: RunsArgs, state_dir: &Path, state_wait: std::time::Duration) -> Status {
+    let state = match StateDir::open(state_dir, state_wait) {
+        Ok(state) => state,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            return Status::HostError;
+        }
+    };
+    let result = {
         let runs = RedbRunStore::new(state.database());
         match args.command {
             RunsCommand::List { flow, state, limit, json } => list(&runs, RunFilter { flow, state, limit: Some(limit) }, json),
             RunsCommand::Show { run_id, json } => show(&runs, &run_id, json),
             RunsCommand::Logs { run_id, task, json } => logs(&runs, &run_id, task.as_deref(), json),
         }
-    });
+    };
     match result {
         Ok(()) => Status::Success,
         Err(error) => {

@@ -1,14 +1,21 @@
 //! The state directory: one folder that holds the redb database (output
 //! cache and run records) and the compiled component artifacts.
 //!
-//! redb allows one process at a time to open a database file, so a second
-//! `wflow-host` process on the same state directory gets a clear error that
-//! names the directory instead of waiting.
+//! redb allows one process at a time to open a database file. A process
+//! holds the state directory for as long as its command runs; a second
+//! process waits for it (up to a limit it is given) and then runs, so two
+//! runs started together both complete and are both recorded, one after the
+//! other. A process that waits past its limit fails with a message that
+//! names the directory.
+//!
+//! TODO: runs that share a state directory are serialized; a state backend
+//! with concurrent writers lifts this.
 
 mod runs;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, Result, bail};
 
@@ -18,6 +25,13 @@ pub use runs::{AttemptRecord, ElementRecord, RedbRunStore, RunFilter, RunRecord,
 pub const STATE_DIR_ENV: &str = "WFLOW_STATE_DIR";
 
 const DATABASE_FILE: &str = "wflow.redb";
+
+/// How often a process waiting for the state directory tries again.
+const OPEN_RETRY_PERIOD: Duration = Duration::from_millis(50);
+
+/// How long a process waits for a state directory that another process
+/// has open, unless told otherwise.
+pub const DEFAULT_STATE_WAIT: Duration = Duration::from_secs(30);
 
 /// The redb page cache. redb's default of 1 GiB lets a long run's memory
 /// grow with every record written; records are read rarely.
@@ -32,26 +46,52 @@ pub struct StateDir {
 }
 
 impl StateDir {
-    /// Opens the state directory at `path`, creating it when missing.
-    pub fn open(path: &Path) -> Result<Self> {
+    /// Opens the state directory at `path`, creating it when missing. When
+    /// another process has it open, waits up to `wait` for it, then fails.
+    ///
+    /// Opening marks every run still recorded as running as crashed: while
+    /// this process holds the database no other process can be running one.
+    pub fn open(path: &Path, wait: Duration) -> Result<Self> {
         if path.exists() && !path.is_dir() {
             bail!("state directory `{}` is not a folder; pass --state-dir with a folder", path.display());
         }
         std::fs::create_dir_all(path)
             .with_context(|| format!("failed to create state directory `{}`", path.display()))?;
         let database_path = path.join(DATABASE_FILE);
-        let database = match redb::Builder::new().set_cache_size(DATABASE_CACHE_BYTES).create(&database_path) {
-            Ok(database) => database,
-            Err(redb::DatabaseError::DatabaseAlreadyOpen) => bail!(
-                "state directory `{}` is in use by another wflow-host process; wait for it to \
-                 finish or pass --state-dir with another folder",
-                path.display()
-            ),
-            Err(error) => {
-                return Err(error).with_context(|| format!("failed to open database `{}`", database_path.display()));
+        let started = Instant::now();
+        let mut told = false;
+        let database = loop {
+            match redb::Builder::new().set_cache_size(DATABASE_CACHE_BYTES).create(&database_path) {
+                Ok(database) => break database,
+                Err(redb::DatabaseError::DatabaseAlreadyOpen) if started.elapsed() < wait => {
+                    if !told {
+                        tracing::warn!(path = %path.display(), "state directory is in use by another wflow-host process; waiting");
+                        told = true;
+                    }
+                    std::thread::sleep(OPEN_RETRY_PERIOD);
+                }
+                Err(redb::DatabaseError::DatabaseAlreadyOpen) => bail!(
+                    "state directory `{}` is in use by another wflow-host process, which did not finish within {}; \
+                     wait for it, allow a longer wait with --state-wait, or pass --state-dir with another folder",
+                    path.display(),
+                    humantime::format_duration(wait)
+                ),
+                Err(error) => {
+                    return Err(error).with_context(|| {
+                        format!(
+                            "failed to open database `{}`; if it is damaged, move it aside and run again",
+                            database_path.display()
+                        )
+                    });
+                }
             }
         };
-        Ok(StateDir { path: path.to_path_buf(), database: Arc::new(database) })
+        let database = Arc::new(database);
+        let crashed = RedbRunStore::new(database.clone()).mark_crashed()?;
+        for run_id in crashed {
+            tracing::warn!(%run_id, "marked a run whose process ended without recording its end as crashed");
+        }
+        Ok(StateDir { path: path.to_path_buf(), database })
     }
 
     /// The directory itself.

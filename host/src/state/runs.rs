@@ -228,6 +228,31 @@ impl RedbRunStore {
     pub fn new(database: Arc<redb::Database>) -> Self {
         RedbRunStore { database }
     }
+
+    /// Marks every run recorded as running as crashed and returns their ids.
+    /// Call it only while no process can be running a flow on this database.
+    pub(crate) fn mark_crashed(&self) -> Result<Vec<String>> {
+        let transaction = self.database.begin_write()?;
+        let mut crashed = Vec::new();
+        {
+            let mut table = transaction.open_table(RUNS)?;
+            let mut running: Vec<RunRecord> = Vec::new();
+            for entry in table.iter()? {
+                let (_, value) = entry?;
+                let run: RunRecord = serde_json::from_slice(value.value())?;
+                if run.state == RunState::Running {
+                    running.push(run);
+                }
+            }
+            for mut run in running {
+                run.state = RunState::Crashed;
+                table.insert(run.run_id.as_str(), serde_json::to_vec(&run)?.as_slice())?;
+                crashed.push(run.run_id);
+            }
+        }
+        transaction.commit().context("failed to mark crashed runs")?;
+        Ok(crashed)
+    }
 }
 
 impl RunStore for RedbRunStore {

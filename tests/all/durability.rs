@@ -1,0 +1,96 @@
+//! The state directory survives a killed host, and processes that share it
+//! take turns.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use crate::support::{self, Sandbox};
+
+fn one_task_flow(sandbox: &Sandbox, name: &str, mode: &str, settings: &str) -> PathBuf {
+    let component = support::component("wflow_fixture_faults").display().to_string();
+    sandbox.write(
+        &format!("{name}.toml"),
+        &format!(
+            "[flow]\nname = \"{name}\"\n\n[params.mode]\ntype = \"string\"\ndefault = \"{mode}\"\n\n\
+             [[tasks]]\nid = \"only\"\ncomponent = \"{component}\"\ninput = {{ param = \"mode\" }}\ncache = false\n{settings}\n"
+        ),
+    )
+}
+
+fn spawn_run(state_dir: &Path, manifest: &Path, extra: &[&str]) -> Child {
+    Command::new(env!("CARGO_BIN_EXE_wflow-host"))
+        .env("WFLOW_STATE_DIR", state_dir)
+        .args(extra)
+        .args(["run", "--json", manifest.to_str().unwrap()])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+fn list_runs(sandbox: &Sandbox) -> serde_json::Value {
+    let output = support::wflow(sandbox.path(), &sandbox.state_dir(), &["runs", "list", "--json"]);
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    serde_json::from_slice(&output.stdout).unwrap()
+}
+
+#[test]
+fn killed_run_is_marked_crashed() {
+    let sandbox = Sandbox::new();
+    let quick = one_task_flow(&sandbox, "quick", "echo", "");
+    let endless = one_task_flow(&sandbox, "endless", "loop", "fuel = \"unlimited\"");
+    let first = support::wflow(sandbox.path(), &sandbox.state_dir(), &["run", quick.to_str().unwrap()]);
+    assert!(first.status.success(), "{}", String::from_utf8_lossy(&first.stderr));
+
+    let mut child = spawn_run(&sandbox.state_dir(), &endless, &[]);
+    std::thread::sleep(Duration::from_millis(800));
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let runs = list_runs(&sandbox);
+
+    let runs = runs.as_array().unwrap();
+    assert_eq!(runs.len(), 2, "{runs:?}");
+    assert_eq!(runs[0]["flow"], "endless");
+    assert_eq!(runs[0]["state"], "crashed");
+    assert_eq!(runs[1]["flow"], "quick");
+    assert_eq!(runs[1]["state"], "completed", "an earlier record survives the kill");
+    let again = support::wflow(sandbox.path(), &sandbox.state_dir(), &["run", quick.to_str().unwrap()]);
+    assert!(again.status.success(), "the state directory is usable after the kill");
+}
+
+#[test]
+fn concurrent_runs_take_turns() {
+    let sandbox = Sandbox::new();
+    let nap = one_task_flow(&sandbox, "nap", "nap", "");
+    // Open the state directory once so that both runs find it compiled.
+    support::wflow(sandbox.path(), &sandbox.state_dir(), &["runs", "list"]);
+
+    let first = spawn_run(&sandbox.state_dir(), &nap, &[]);
+    let second = spawn_run(&sandbox.state_dir(), &nap, &[]);
+    let first = first.wait_with_output().unwrap();
+    let second = second.wait_with_output().unwrap();
+
+    assert!(first.status.success(), "{}", String::from_utf8_lossy(&first.stderr));
+    assert!(second.status.success(), "{}", String::from_utf8_lossy(&second.stderr));
+    let runs = list_runs(&sandbox);
+    let states: Vec<&str> = runs.as_array().unwrap().iter().map(|run| run["state"].as_str().unwrap()).collect();
+    assert_eq!(states, ["completed", "completed"]);
+}
+
+#[test]
+fn waiting_too_long_fails_clearly() {
+    let sandbox = Sandbox::new();
+    let nap = one_task_flow(&sandbox, "nap", "nap", "");
+    let holder = spawn_run(&sandbox.state_dir(), &nap, &[]);
+    std::thread::sleep(Duration::from_millis(500));
+
+    let waiter = support::wflow(sandbox.path(), &sandbox.state_dir(), &["--state-wait", "100ms", "runs", "list"]);
+    let holder = holder.wait_with_output().unwrap();
+
+    assert!(holder.status.success());
+    assert_eq!(waiter.status.code(), Some(3));
+    let stderr = String::from_utf8_lossy(&waiter.stderr);
+    assert!(stderr.contains("is in use by another wflow-host process, which did not finish within 100ms"), "{stderr}");
+    assert!(stderr.contains("--state-wait"), "{stderr}");
+}
