@@ -94,3 +94,21 @@ fn waiting_too_long_fails_clearly() {
     assert!(stderr.contains("is in use by another wflow-host process, which did not finish within 100ms"), "{stderr}");
     assert!(stderr.contains("--state-wait"), "{stderr}");
 }
+
+/// A task's log lines reach the terminal while it still runs.
+#[test]
+fn logs_are_shown_live() {
+    use std::io::BufRead as _;
+    let sandbox = Sandbox::new();
+    let talk = one_task_flow(&sandbox, "talk", "talk", "");
+    let mut child = spawn_run(&sandbox.state_dir(), &talk, &[]);
+
+    let stderr = child.stderr.take().unwrap();
+    let first = std::io::BufReader::new(stderr).lines().next().unwrap().unwrap();
+    let still_running = child.try_wait().unwrap().is_none();
+    let output = child.wait_with_output().unwrap();
+
+    assert_eq!(first, "[only] info: about to nap");
+    assert!(still_running, "the line must arrive before the task ends");
+    assert!(output.status.success());
+}

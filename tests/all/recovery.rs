@@ -32,7 +32,7 @@ fn load_and_run(artifacts: &Path) -> ArtifactSource {
     let component = runtime.load(&hash, &bytes).unwrap_or_else(|failure| panic!("{failure}"));
     let limits = Limits { fuel: Some(100_000_000), memory_bytes: 16 << 20, timeout: None };
     let cancel = tokio_util::sync::CancellationToken::new();
-    let result = runtime.run(&component, &echo_context(), b"\"echo\"", limits, &cancel);
+    let result = runtime.run(&component, &echo_context(), b"\"echo\"", limits, &cancel, None);
     assert_eq!(result.output.as_deref(), Ok(&b"\"echo\""[..]));
     component.source()
 }

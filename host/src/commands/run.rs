@@ -150,8 +150,11 @@ impl Printer {
 }
 
 impl RunObserver for Printer {
-    fn task_retrying(&self, task: &str, attempt: &AttemptRecord, logs: &[LogLine]) {
-        self.print_logs(task, logs);
+    fn task_log(&self, task: &str, line: &LogLine) {
+        self.print_logs(task, std::slice::from_ref(line));
+    }
+
+    fn task_retrying(&self, task: &str, attempt: &AttemptRecord, _logs: &[LogLine]) {
         if self.json {
             return;
         }
@@ -160,8 +163,7 @@ impl RunObserver for Printer {
         say!("{:<9}  {:<width$}  attempt {} failed: {error}; retrying in {delay} ms", "retrying", task, attempt.attempt, width = self.id_width);
     }
 
-    fn task_finished(&self, report: &TaskReport, logs: &[LogLine]) {
-        self.print_logs(&report.id, logs);
+    fn task_finished(&self, report: &TaskReport, _logs: &[LogLine]) {
 
         if self.json {
             return;

@@ -13,7 +13,7 @@ use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 
 use crate::manifest::Limits;
-use crate::runtime::{Runtime, TaskContext, TaskFailure, TaskResult};
+use crate::runtime::{LiveLog, Runtime, TaskContext, TaskFailure, TaskResult};
 
 /// A component, named by the hex blake3 hash of its bytes.
 #[derive(Clone)]
@@ -38,8 +38,9 @@ pub type TaskFuture = Pin<Box<dyn Future<Output = TaskResult> + Send>>;
 pub trait Dispatcher: Send + Sync {
     /// Starts one attempt and returns its result when it ends. A failure of
     /// the task is a [`TaskResult`] with an error, never a panic. Cancelling
-    /// `cancel` ends the attempt early with [`TaskFailure::Cancelled`].
-    fn dispatch(&self, request: TaskRequest, cancel: CancellationToken) -> TaskFuture;
+    /// `cancel` ends the attempt early with [`TaskFailure::Cancelled`]. `live`
+    /// receives log lines as the task writes them.
+    fn dispatch(&self, request: TaskRequest, cancel: CancellationToken, live: Option<LiveLog>) -> TaskFuture;
 }
 
 /// Runs attempts in this process.
@@ -58,7 +59,7 @@ impl LocalDispatcher {
 }
 
 impl Dispatcher for LocalDispatcher {
-    fn dispatch(&self, request: TaskRequest, cancel: CancellationToken) -> TaskFuture {
+    fn dispatch(&self, request: TaskRequest, cancel: CancellationToken, live: Option<LiveLog>) -> TaskFuture {
         let runtime = self.runtime.clone();
         Box::pin(async move {
             let task = request.context.task.clone();
@@ -67,7 +68,7 @@ impl Dispatcher for LocalDispatcher {
                     Ok(component) => component,
                     Err(failure) => return TaskResult::failed_before_start(failure, None),
                 };
-                runtime.run(&component, &request.context, &request.input, request.limits, &cancel)
+                runtime.run(&component, &request.context, &request.input, request.limits, &cancel, live)
             });
             match attempt.await {
                 Ok(result) => result,

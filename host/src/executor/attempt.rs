@@ -16,7 +16,7 @@ use super::{RunObserver, inputs};
 use crate::cache::{CacheKey, OutputCache};
 use crate::dispatch::{ComponentRef, Dispatcher, TaskRequest};
 use crate::manifest::{InputSpec, ParamValue, TaskSpec};
-use crate::runtime::{LogLine, TaskContext, TaskFailure, TaskResult, now_ms};
+use crate::runtime::{LiveLog, LogLine, TaskContext, TaskFailure, TaskResult, now_ms};
 use crate::state::{AttemptRecord, ElementRecord, RunStore, TaskState};
 
 /// Element records of a mapped task are written in batches of this size, so
@@ -135,7 +135,11 @@ impl TaskRun {
             };
             let span = tracing::info_span!("task_attempt", run_id = %self.run_id, task = %name, attempt);
             span.in_scope(|| tracing::debug!("attempt started"));
-            let result = self.dispatcher.dispatch(request, self.cancel.clone()).instrument(span.clone()).await;
+            let observer = self.observer.clone();
+            let task_name = name.clone();
+            let live: LiveLog = Arc::new(move |line: LogLine| observer.task_log(&task_name, &line));
+            let result =
+                self.dispatcher.dispatch(request, self.cancel.clone(), Some(live)).instrument(span.clone()).await;
             run_time += result.duration;
 
             let mut record = AttemptRecord {

@@ -62,6 +62,10 @@ pub trait RunObserver: Send + Sync {
     /// Called when an attempt failed and the task will run again, with that
     /// attempt's log lines.
     fn task_retrying(&self, _task: &str, _attempt: &AttemptRecord, _logs: &[LogLine]) {}
+
+    /// Called for each log line as a task writes it, from the thread that
+    /// runs the task. `task` is `ID`, or `ID[N]` for element N of a mapped task.
+    fn task_log(&self, _task: &str, _line: &LogLine) {}
 }
 
 /// An observer that ignores progress.

@@ -18,18 +18,25 @@ use wasmtime_wasi::p2::{OutputStream, Pollable, StreamResult};
 struct Buffer {
     bytes: Vec<u8>,
     dropped: u64,
+    /// The offset in `bytes` after the last line sent live.
+    sent: usize,
 }
 
-/// An output stream that keeps its first `capacity` bytes.
-#[derive(Debug, Clone)]
+/// Receives each complete line of captured output as it is written.
+pub(crate) type LineCallback = Arc<dyn Fn(&str) + Send + Sync>;
+
+/// An output stream that keeps its first `capacity` bytes, and passes each
+/// complete line among them to an optional callback as it arrives.
+#[derive(Clone)]
 pub(crate) struct CapturedOutput {
     capacity: usize,
     buffer: Arc<Mutex<Buffer>>,
+    on_line: Option<LineCallback>,
 }
 
 impl CapturedOutput {
-    pub(crate) fn new(capacity: usize) -> Self {
-        CapturedOutput { capacity, buffer: Arc::default() }
+    pub(crate) fn new(capacity: usize, on_line: Option<LineCallback>) -> Self {
+        CapturedOutput { capacity, buffer: Arc::default(), on_line }
     }
 
     /// The bytes kept and the number of bytes dropped past the cap.
@@ -49,6 +56,13 @@ impl CapturedOutput {
         let kept = data.len().min(room);
         buffer.bytes.extend_from_slice(&data[..kept]);
         buffer.dropped += (data.len() - kept) as u64;
+
+        let Some(on_line) = &self.on_line else { return };
+        while let Some(newline) = buffer.bytes[buffer.sent..].iter().position(|&byte| byte == b'\n') {
+            let end = buffer.sent + newline;
+            on_line(&String::from_utf8_lossy(&buffer.bytes[buffer.sent..end]));
+            buffer.sent = end + 1;
+        }
     }
 }
 
@@ -110,9 +124,20 @@ mod tests {
 
     #[test]
     fn capture_keeps_prefix_and_counts_dropped() {
-        let capture = CapturedOutput::new(5);
+        let capture = CapturedOutput::new(5, None);
         capture.append(b"abc");
         capture.append(b"defgh");
         assert_eq!(capture.take(), (b"abcde".to_vec(), 3));
+    }
+
+    #[test]
+    fn capture_sends_complete_lines() {
+        let lines = Arc::new(Mutex::new(Vec::new()));
+        let seen = lines.clone();
+        let callback: LineCallback = Arc::new(move |line: &str| seen.lock().unwrap().push(line.to_string()));
+        let capture = CapturedOutput::new(100, Some(callback));
+        capture.append(b"one\ntw");
+        capture.append(b"o\nthree");
+        assert_eq!(*lines.lock().unwrap(), ["one", "two"]);
     }
 }

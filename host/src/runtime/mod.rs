@@ -31,6 +31,10 @@ pub(crate) use sandbox::now_ms;
 use bindings::{Task, TaskPre};
 use sandbox::{AttemptInterrupted, MemoryLimitExceeded, TaskState};
 
+/// Receives each log line of an attempt as it is written, for live display.
+/// Lines past the caps are not sent.
+pub type LiveLog = Arc<dyn Fn(LogLine) + Send + Sync>;
+
 /// The period of the epoch clock. A busy attempt notices a timeout or a
 /// cancellation within about one period.
 const EPOCH_PERIOD: Duration = Duration::from_millis(10);
@@ -141,10 +145,11 @@ impl Runtime {
         input: &[u8],
         limits: Limits,
         cancel: &CancellationToken,
+        live: Option<LiveLog>,
     ) -> TaskResult {
         let started = Instant::now();
         let deadline = limits.timeout.map(|timeout| started + timeout);
-        let mut store = Store::new(&self.engine, TaskState::new(limits.memory_bytes, context.attempt));
+        let mut store = Store::new(&self.engine, TaskState::new(limits.memory_bytes, context.attempt, live));
         store.limiter(|state| state);
         // Bytes copied between host and guest are bounded by the memory limit
         // instead of wasmtime's fixed default of 128 MiB.

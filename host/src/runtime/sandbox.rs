@@ -13,7 +13,10 @@ use wasmtime::component::ResourceTable;
 use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 
 use super::bindings::{Level, wflow};
-use super::capture::CapturedOutput;
+use std::sync::Arc;
+
+use super::LiveLog;
+use super::capture::{CapturedOutput, LineCallback};
 use super::outcome::{LogLevel, LogLine, LogStream};
 
 /// Bytes of stdout, and separately of stderr, kept per attempt.
@@ -92,12 +95,19 @@ pub(crate) struct TaskState {
     log_bytes: usize,
     pub(crate) logs_dropped: u64,
     pub(crate) attempt: u32,
+    live: Option<LiveLog>,
 }
 
 impl TaskState {
-    pub(crate) fn new(memory_limit_bytes: u64, attempt: u32) -> Self {
-        let stdout = CapturedOutput::new(CAPTURE_BYTES);
-        let stderr = CapturedOutput::new(CAPTURE_BYTES);
+    pub(crate) fn new(memory_limit_bytes: u64, attempt: u32, live: Option<LiveLog>) -> Self {
+        let stream_callback = |stream: LogStream, level: LogLevel| -> Option<LineCallback> {
+            let live = live.clone()?;
+            Some(Arc::new(move |line: &str| {
+                live(LogLine { timestamp_ms: now_ms(), attempt, level, stream, message: line.to_string() });
+            }))
+        };
+        let stdout = CapturedOutput::new(CAPTURE_BYTES, stream_callback(LogStream::Stdout, LogLevel::Info));
+        let stderr = CapturedOutput::new(CAPTURE_BYTES, stream_callback(LogStream::Stderr, LogLevel::Warn));
         let mut builder = WasiCtxBuilder::new();
         builder
             .stdout(stdout.clone())
@@ -119,6 +129,7 @@ impl TaskState {
             log_bytes: 0,
             logs_dropped: 0,
             attempt,
+            live,
         }
     }
 }
@@ -165,8 +176,11 @@ impl wflow::task::log::Host for TaskState {
             Level::Warn => LogLevel::Warn,
             Level::Error => LogLevel::Error,
         };
-        let attempt = self.attempt;
-        self.logs.push(LogLine { timestamp_ms: now_ms(), attempt, level, stream: LogStream::Log, message });
+        let line = LogLine { timestamp_ms: now_ms(), attempt: self.attempt, level, stream: LogStream::Log, message };
+        if let Some(live) = &self.live {
+            live(line.clone());
+        }
+        self.logs.push(line);
     }
 }
 
