@@ -112,3 +112,68 @@ fn logs_are_shown_live() {
     assert!(still_running, "the line must arrive before the task ends");
     assert!(output.status.success());
 }
+
+#[test]
+fn resume_runs_only_what_did_not_complete() {
+    let sandbox = Sandbox::new();
+    let component = support::component("wflow_fixture_faults").display().to_string();
+    let manifest = sandbox.write(
+        "resume.toml",
+        &format!(
+            r#"
+[flow]
+name = "resume"
+
+[params.first]
+type = "string"
+default = "echo-first"
+
+[defaults]
+cache = false
+
+[[tasks]]
+id = "first"
+component = "{component}"
+input = {{ param = "first" }}
+
+[[tasks]]
+id = "second"
+component = "{component}"
+input = {{ file = "second.json" }}
+
+[[tasks]]
+id = "third"
+component = "{component}"
+input = {{ task = "second" }}
+"#
+        ),
+    );
+    sandbox.write("second.json", "\"error\"");
+    let manifest = manifest.to_str().unwrap();
+    let failed = support::wflow(sandbox.path(), &sandbox.state_dir(), &["run", "--json", manifest]);
+    let failed: serde_json::Value = serde_json::from_slice(&failed.stdout).unwrap();
+    let failed_id = failed["run_id"].as_str().unwrap();
+
+    sandbox.write("second.json", "\"echo-second\"");
+    let resumed = support::wflow(sandbox.path(), &sandbox.state_dir(), &["run", "--json", "--resume", failed_id]);
+    let completed = support::wflow(sandbox.path(), &sandbox.state_dir(), &["run", "--resume", failed_id]);
+    let again = {
+        let summary: serde_json::Value = serde_json::from_slice(&resumed.stdout).unwrap();
+        summary["run_id"].as_str().unwrap().to_string()
+    };
+    let twice = support::wflow(sandbox.path(), &sandbox.state_dir(), &["run", "--resume", &again]);
+
+    assert_eq!(failed["state"], "failed");
+    assert!(resumed.status.success(), "{}", String::from_utf8_lossy(&resumed.stderr));
+    let summary: serde_json::Value = serde_json::from_slice(&resumed.stdout).unwrap();
+    let state = |id: &str| summary["tasks"].as_array().unwrap().iter().find(|task| task["id"] == id).unwrap()["state"].clone();
+    assert_eq!(state("first"), "cached", "a completed task is reused, not run: {summary}");
+    assert_eq!(state("second"), "completed");
+    assert_eq!(state("third"), "completed");
+    let show = support::wflow(sandbox.path(), &sandbox.state_dir(), &["runs", "show", "--json", &again]);
+    let show: serde_json::Value = serde_json::from_slice(&show.stdout).unwrap();
+    assert_eq!(show["run"]["resumed_from"], failed_id);
+    assert!(completed.status.success(), "resuming the failed run a second time works too");
+    assert_eq!(twice.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&twice.stderr).contains("completed; there is nothing to resume"));
+}

@@ -45,6 +45,23 @@ impl CacheKey {
     pub fn as_bytes(&self) -> &[u8; 32] {
         &self.0
     }
+
+    /// The key as 64 lowercase hex digits.
+    pub fn to_hex(&self) -> String {
+        self.0.iter().map(|byte| format!("{byte:02x}")).collect()
+    }
+
+    /// Reads a key written by [`CacheKey::to_hex`].
+    pub fn from_hex(hex: &str) -> Option<Self> {
+        if hex.len() != 64 || !hex.is_ascii() {
+            return None;
+        }
+        let mut bytes = [0u8; 32];
+        for (index, byte) in bytes.iter_mut().enumerate() {
+            *byte = u8::from_str_radix(&hex[index * 2..index * 2 + 2], 16).ok()?;
+        }
+        Some(CacheKey(bytes))
+    }
 }
 
 /// A parameter value as bytes, with its type tag, so that the string "10"
@@ -94,6 +111,13 @@ mod tests {
         assert_ne!(base, CacheKey::new("abc", "flow", "task2", &[], b"input"));
         assert_ne!(base, key(&[("n".into(), ParamValue::Integer(1))], b"input"));
         assert_eq!(base, key(&[], b"input"));
+    }
+
+    #[test]
+    fn key_hex_round_trips() {
+        let key = key(&[], b"input");
+        assert_eq!(CacheKey::from_hex(&key.to_hex()), Some(key));
+        assert_eq!(CacheKey::from_hex("zz"), None);
     }
 
     #[test]

@@ -10,6 +10,7 @@ use wflow_host::manifest::{self, Flow, ParamOverride, display_bytes};
 use wflow_host::runtime::{LogLevel, LogLine, LogStream};
 use wflow_host::state::{AttemptRecord, RunState, TaskState};
 use wflow_host::Host;
+use wflow_host::state::RunStore as _;
 
 use super::{Status, current_dir, display_path};
 
@@ -19,8 +20,17 @@ use super::{Status, current_dir, display_path};
 /// when any task failed.
 #[derive(Args)]
 pub struct RunArgs {
-    /// The flow manifest (TOML).
-    flow: PathBuf,
+    /// The flow manifest (TOML). Not needed with --resume.
+    #[arg(required_unless_present = "resume")]
+    flow: Option<PathBuf>,
+
+    /// Run again the tasks of run RUN_ID that did not complete, with the
+    /// same manifest and parameters; completed tasks reuse their outputs.
+    ///
+    /// The result is a new run that records which run it resumed. The
+    /// manifest is read again, so it should be unchanged since that run.
+    #[arg(long, value_name = "RUN_ID", conflicts_with_all = ["params", "flow"])]
+    resume: Option<String>,
 
     /// Set a parameter, as NAME=VALUE; repeatable. A relative path is
     /// resolved against the current directory.
@@ -50,7 +60,26 @@ pub struct RunArgs {
 }
 
 pub fn execute(args: RunArgs, state_dir: &Path, state_wait: std::time::Duration) -> Status {
-    let flow = match manifest::load(&args.flow, &args.params, &current_dir()) {
+    // A new run is checked before the state directory is touched; a resumed
+    // run needs the state directory to find its manifest and parameters.
+    let mut opened = None;
+    let loaded = match (&args.resume, &args.flow) {
+        (Some(run_id), _) => {
+            let host = match Host::open_with_wait(state_dir, state_wait) {
+                Ok(host) => host,
+                Err(error) => {
+                    eprintln!("error: {error:#}");
+                    return Status::HostError;
+                }
+            };
+            let loaded = load_resumed(&host, run_id);
+            opened = Some(host);
+            loaded
+        }
+        (None, Some(path)) => manifest::load(path, &args.params, &current_dir()).map_err(|error| error.to_string()),
+        (None, None) => unreachable!("clap requires a flow unless --resume is given"),
+    };
+    let flow = match loaded {
         Ok(flow) => flow,
         Err(error) => {
             eprintln!("error: {error}");
@@ -66,7 +95,7 @@ pub fn execute(args: RunArgs, state_dir: &Path, state_wait: std::time::Duration)
             return Status::HostError;
         }
     };
-    let host = match Host::open_with_wait(state_dir, state_wait) {
+    let host = match opened.map_or_else(|| Host::open_with_wait(state_dir, state_wait), Ok) {
         Ok(host) => host,
         Err(error) => {
             eprintln!("error: {error:#}");
@@ -77,6 +106,7 @@ pub fn execute(args: RunArgs, state_dir: &Path, state_wait: std::time::Duration)
     let options = RunOptions {
         read_cache: !args.no_cache,
         max_parallel: args.max_parallel.map(|count| count as usize),
+        resume_from: args.resume.clone(),
         ..RunOptions::default()
     };
     let printer = Arc::new(Printer::new(&flow, args.json, args.verbose));
@@ -104,6 +134,31 @@ pub fn execute(args: RunArgs, state_dir: &Path, state_wait: std::time::Duration)
         RunState::Completed => Status::Success,
         _ => Status::RunFailed,
     }
+}
+
+/// Loads the manifest of run `run_id` with the parameter values it ran with.
+fn load_resumed(host: &Host, run_id: &str) -> Result<Flow, String> {
+    let record = match host.runs().run(run_id) {
+        Ok(Some(record)) => record,
+        Ok(None) => return Err(format!("run `{run_id}` not found; `wflow-host runs list` shows the recorded runs")),
+        Err(error) => return Err(format!("failed to read run `{run_id}`: {error:#}")),
+    };
+    if record.state == RunState::Completed {
+        return Err(format!("run `{run_id}` completed; there is nothing to resume"));
+    }
+    let overrides: Vec<ParamOverride> = record
+        .params
+        .iter()
+        .map(|(name, value)| ParamOverride {
+            name: name.clone(),
+            value: match value {
+                serde_json::Value::String(text) => text.clone(),
+                other => other.to_string(),
+            },
+        })
+        .collect();
+    manifest::load(Path::new(&record.manifest_path), &overrides, &current_dir())
+        .map_err(|error| format!("cannot resume run `{run_id}`: {error}"))
 }
 
 /// Waits for SIGINT (Ctrl-C) or SIGTERM and returns the signal's name.

@@ -30,6 +30,10 @@ pub(crate) struct Finished {
     pub(crate) logs: Vec<LogLine>,
     pub(crate) attempts: Vec<AttemptRecord>,
     pub(crate) started_at_ms: u64,
+    /// The cache key of a completed task's output when the output is cached.
+    pub(crate) output_key: Option<CacheKey>,
+    /// Whether the output is an element array of a mapped task.
+    pub(crate) mapped: bool,
 }
 
 /// One task of one run, with everything it needs to run on its own.
@@ -63,6 +67,8 @@ struct Execution {
     /// The time the attempts ran, without retry delays and compilation.
     run_time: Duration,
     cache_hit: bool,
+    /// The cache key of the input, when the task's output is cached.
+    key: Option<CacheKey>,
 }
 
 impl TaskRun {
@@ -104,6 +110,7 @@ impl TaskRun {
                         logs: Vec::new(),
                         run_time: Duration::ZERO,
                         cache_hit: true,
+                        key: Some(key),
                     };
                 }
                 Ok(None) => tracing::debug!(key = %key, "output cache miss"),
@@ -188,7 +195,8 @@ impl TaskRun {
                 }
             }
         }
-        Execution { result, attempts, logs, run_time, cache_hit: false }
+        let key = self.task.cache.enabled.then_some(key);
+        Execution { result, attempts, logs, run_time, cache_hit: false, key }
     }
 
     /// Runs the task once per element of the upstream array `input`, at most
@@ -303,11 +311,12 @@ impl TaskRun {
             error,
             detail: None,
         };
-        Finished { report, output, logs: Vec::new(), attempts, started_at_ms }
+        Finished { report, output, logs: Vec::new(), attempts, started_at_ms, output_key: None, mapped: true }
     }
 
     fn finished(&self, execution: Execution, started_at_ms: u64) -> Finished {
-        let Execution { result, attempts, mut logs, run_time, cache_hit } = execution;
+        let Execution { result, attempts, mut logs, run_time, cache_hit, key } = execution;
+        let output_key = key.filter(|_| result.output.is_ok());
         let TaskResult { output, logs: last_logs, detail, .. } = result;
         logs.extend(last_logs);
         let state = if cache_hit { TaskState::Cached } else { state_of(&output) };
@@ -330,7 +339,7 @@ impl TaskRun {
             error,
             detail,
         };
-        Finished { report, output, logs, attempts, started_at_ms }
+        Finished { report, output, logs, attempts, started_at_ms, output_key, mapped: false }
     }
 
     fn failed_before_start(&self, failure: TaskFailure, started_at_ms: u64) -> Finished {
@@ -340,6 +349,7 @@ impl TaskRun {
             logs: Vec::new(),
             run_time: Duration::ZERO,
             cache_hit: false,
+            key: None,
         };
         self.finished(execution, started_at_ms)
     }
@@ -362,7 +372,7 @@ impl MapSummary {
     /// completed, its output. An output that is not JSON fails the element,
     /// because the collected output is a JSON array.
     fn add(&mut self, index: u64, execution: Execution, task: &str) -> ((ElementRecord, Vec<LogLine>), Option<Vec<u8>>) {
-        let Execution { result, attempts, mut logs, run_time, cache_hit } = execution;
+        let Execution { result, attempts, mut logs, run_time, cache_hit, .. } = execution;
         logs.extend(result.logs);
         let mut state = if cache_hit { TaskState::Cached } else { state_of(&result.output) };
         let (output, mut error) = match result.output {
@@ -443,7 +453,15 @@ pub(crate) fn not_run(task: &TaskSpec, state: TaskState, error: String) -> Finis
         error: Some(error),
         detail: None,
     };
-    Finished { report, output: None, logs: Vec::new(), attempts: Vec::new(), started_at_ms: now_ms() }
+    Finished {
+        report,
+        output: None,
+        logs: Vec::new(),
+        attempts: Vec::new(),
+        started_at_ms: now_ms(),
+        output_key: None,
+        mapped: false,
+    }
 }
 
 #[cfg(test)]
@@ -457,5 +475,30 @@ mod tests {
         let elements: Vec<&[u8]> = ranges.into_iter().map(|range| &bytes[range]).collect();
         assert_eq!(elements, [&b"1"[..], br#"{"a": [2, 3]}"#, br#""x""#]);
         assert!(element_ranges(b"{}").unwrap_err().starts_with("it is not a JSON array"));
+    }
+}
+
+/// A task whose output a resumed run takes from the run it resumes.
+pub(crate) fn reused(task: &TaskSpec, output: Arc<Vec<u8>>) -> Finished {
+    let report = TaskReport {
+        id: task.id.clone(),
+        state: TaskState::Cached,
+        attempts: 0,
+        elements: None,
+        duration: Duration::ZERO,
+        fuel_used: 0,
+        peak_memory_bytes: 0,
+        cache_hit: true,
+        error: None,
+        detail: None,
+    };
+    Finished {
+        report,
+        output: Some(output),
+        logs: Vec::new(),
+        attempts: Vec::new(),
+        started_at_ms: now_ms(),
+        output_key: None,
+        mapped: false,
     }
 }

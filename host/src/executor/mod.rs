@@ -27,7 +27,7 @@ use tracing::Instrument;
 
 pub use report::{OutputReport, RunReport, TaskReport};
 
-use crate::cache::OutputCache;
+use crate::cache::{CacheKey, OutputCache};
 use crate::dispatch::{ComponentRef, Dispatcher};
 use crate::manifest::Flow;
 use crate::runtime::{LogLine, now_ms};
@@ -45,11 +45,14 @@ pub struct RunOptions {
     pub max_parallel: Option<usize>,
     /// Cancelling this token cancels the run.
     pub cancel: CancellationToken,
+    /// The id of an earlier run of the same flow whose completed tasks are
+    /// reused instead of run again.
+    pub resume_from: Option<String>,
 }
 
 impl Default for RunOptions {
     fn default() -> Self {
-        RunOptions { read_cache: true, max_parallel: None, cancel: CancellationToken::new() }
+        RunOptions { read_cache: true, max_parallel: None, cancel: CancellationToken::new(), resume_from: None }
     }
 }
 
@@ -119,6 +122,11 @@ impl Executor {
             state: RunState::Running,
             started_at_ms: now_ms(),
             ended_at_ms: None,
+            resumed_from: options.resume_from.clone(),
+        };
+        let reused = match &options.resume_from {
+            Some(earlier) => self.reusable_outputs(earlier)?,
+            None => HashMap::new(),
         };
         self.runs.put_run(&record)?;
         tracing::info!("flow run started");
@@ -139,6 +147,11 @@ impl Executor {
         loop {
             while let Some(index) = graph.ready.pop_front() {
                 let task = &flow.tasks[index];
+                if let Some(output) = reused.get(&task.id) {
+                    let finished = attempt::reused(task, output.clone());
+                    self.finish(&run_id, finished, &mut progress, &mut graph, flow, &cancel, observer.as_ref());
+                    continue;
+                }
                 if cancel.is_cancelled() {
                     let reason = if timed_out { "the flow timed out" } else { "the run was cancelled" };
                     let message = format!("task `{}` did not start because {reason}", task.id);
@@ -274,7 +287,15 @@ impl Executor {
             peak_memory_bytes: report.peak_memory_bytes,
             cache_hit: report.cache_hit,
             error: report.error.clone(),
+            output_key: finished.output_key.map(|key| key.to_hex()),
         };
+        if let Some(output) = &finished.output {
+            if finished.output_key.is_none() && !finished.mapped {
+                if let Err(error) = self.runs.put_output(run_id, &report.id, output) {
+                    tracing::error!(task = %report.id, error = %format!("{error:#}"), "failed to keep the output for resuming");
+                }
+            }
+        }
         if let Err(error) = self.runs.put_task(run_id, &record, &finished.logs) {
             tracing::error!(task = %report.id, error = %format!("{error:#}"), "failed to record the task run");
         }
@@ -285,6 +306,32 @@ impl Executor {
             progress.outputs.insert(report.id.clone(), output);
         }
         progress.reports.insert(report.id.clone(), report);
+    }
+}
+
+impl Executor {
+    /// The outputs of the tasks that completed in run `run_id` and can still
+    /// be read: from the cache by their recorded key, else as kept with the
+    /// run. A task whose output cannot be read runs again.
+    fn reusable_outputs(&self, run_id: &str) -> Result<HashMap<String, Arc<Vec<u8>>>> {
+        let mut outputs = HashMap::new();
+        for task in self.runs.tasks(run_id)? {
+            if !task.state.has_output() {
+                continue;
+            }
+            let key = task.output_key.as_deref().and_then(CacheKey::from_hex);
+            let output = match key {
+                Some(key) => self.cache.get(&key, None)?,
+                None => self.runs.output(run_id, &task.task_id)?,
+            };
+            match output {
+                Some(output) => {
+                    outputs.insert(task.task_id, Arc::new(output));
+                }
+                None => tracing::debug!(task = %task.task_id, "no output to reuse; the task runs again"),
+            }
+        }
+        Ok(outputs)
     }
 }
 

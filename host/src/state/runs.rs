@@ -15,6 +15,9 @@ const TASK_RUNS: TableDefinition<(&str, &str), &[u8]> = TableDefinition::new("ta
 /// Log lines by (run id, task id), as a JSON array. The lines of element
 /// `i` of a mapped task are under the task id `ID[i]`.
 const TASK_LOGS: TableDefinition<(&str, &str), &[u8]> = TableDefinition::new("task_logs");
+/// Outputs of completed tasks whose outputs are not cached, by (run id, task
+/// id), kept so that a resumed run can reuse them.
+const RUN_OUTPUTS: TableDefinition<(&str, &str), &[u8]> = TableDefinition::new("run_outputs");
 /// Element runs of mapped tasks by (run id, task id, element index), as JSON.
 const ELEMENTS: TableDefinition<(&str, &str, u64), &[u8]> = TableDefinition::new("elements");
 
@@ -131,6 +134,9 @@ pub struct RunRecord {
     pub state: RunState,
     pub started_at_ms: u64,
     pub ended_at_ms: Option<u64>,
+    /// The run this run resumed, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resumed_from: Option<String>,
 }
 
 /// One attempt of a task run.
@@ -178,6 +184,10 @@ pub struct TaskRecord {
     pub peak_memory_bytes: u64,
     pub cache_hit: bool,
     pub error: Option<String>,
+    /// The cache key of the output of a completed task whose output is
+    /// cached, in hex, so that a resumed run can reuse the output.
+    #[serde(default)]
+    pub output_key: Option<String>,
 }
 
 /// Which flow runs a listing returns.
@@ -205,6 +215,12 @@ pub trait RunStore: Send + Sync {
 
     /// The element records of mapped task `task_id`, by index.
     fn elements(&self, run_id: &str, task_id: &str) -> Result<Vec<ElementRecord>>;
+
+    /// Keeps the output of task `task_id` of run `run_id` for a resumed run.
+    fn put_output(&self, run_id: &str, task_id: &str, output: &[u8]) -> Result<()>;
+
+    /// The output kept by [`RunStore::put_output`], if any.
+    fn output(&self, run_id: &str, task_id: &str) -> Result<Option<Vec<u8>>>;
 
     /// The flow run `run_id`, if recorded.
     fn run(&self, run_id: &str) -> Result<Option<RunRecord>>;
@@ -291,6 +307,23 @@ impl RunStore for RedbRunStore {
         }
         transaction.commit().context("failed to record element runs")?;
         Ok(())
+    }
+
+    fn put_output(&self, run_id: &str, task_id: &str, output: &[u8]) -> Result<()> {
+        let transaction = self.database.begin_write()?;
+        transaction.open_table(RUN_OUTPUTS)?.insert((run_id, task_id), output)?;
+        transaction.commit().context("failed to keep a task output for resuming")?;
+        Ok(())
+    }
+
+    fn output(&self, run_id: &str, task_id: &str) -> Result<Option<Vec<u8>>> {
+        let transaction = self.database.begin_read()?;
+        let table = match transaction.open_table(RUN_OUTPUTS) {
+            Ok(table) => table,
+            Err(redb::TableError::TableDoesNotExist(_)) => return Ok(None),
+            Err(error) => return Err(error.into()),
+        };
+        Ok(table.get((run_id, task_id))?.map(|value| value.value().to_vec()))
     }
 
     fn elements(&self, run_id: &str, task_id: &str) -> Result<Vec<ElementRecord>> {
