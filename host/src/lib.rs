@@ -71,7 +71,10 @@ impl Host {
     }
 
     /// Runs `flow` to the end; see [`Executor::run`].
+    /// Every task log line is also appended to the run's live log file in
+    /// the state directory, which `runs logs --follow` reads.
     pub async fn run(&self, flow: &Flow, options: &RunOptions, observer: Arc<dyn RunObserver>) -> Result<RunReport> {
+        let observer = Arc::new(state::LiveLogWriter::new(self.state.path(), observer));
         self.executor.run(flow, options, observer).await
     }
 

@@ -177,3 +177,29 @@ input = {{ task = "second" }}
     assert_eq!(twice.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&twice.stderr).contains("completed; there is nothing to resume"));
 }
+
+/// `runs logs --follow` reads a run that another process is running, and
+/// stops at its end.
+#[test]
+fn follow_reads_a_live_run() {
+    let sandbox = Sandbox::new();
+    let talk = one_task_flow(&sandbox, "talk", "talk", "");
+    let mut child = spawn_run(&sandbox.state_dir(), &talk, &[]);
+    let stderr = child.stderr.take().unwrap();
+    {
+        use std::io::BufRead as _;
+        // The first live line on the terminal means the live log has it too.
+        std::io::BufReader::new(stderr).lines().next().unwrap().unwrap();
+    }
+    let live = std::fs::read_dir(sandbox.state_dir().join("logs")).unwrap().next().unwrap().unwrap().path();
+    let run_id = live.file_stem().unwrap().to_str().unwrap().to_string();
+
+    let follow = support::wflow(sandbox.path(), &sandbox.state_dir(), &["runs", "logs", &run_id, "--follow"]);
+    let finished = child.wait_with_output().unwrap();
+
+    assert!(finished.status.success());
+    assert!(follow.status.success(), "{}", String::from_utf8_lossy(&follow.stderr));
+    let stdout = String::from_utf8_lossy(&follow.stdout);
+    assert!(stdout.contains("[only#1] info: about to nap"), "{stdout}");
+    assert!(stdout.trim_end().ends_with(&format!("run {run_id} ended: completed")), "{stdout}");
+}

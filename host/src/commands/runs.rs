@@ -6,8 +6,10 @@ use anyhow::{Context as _, Result, bail};
 use clap::{Args, Subcommand};
 use comfy_table::{Table, presets::UTF8_BORDERS_ONLY};
 use wflow_host::manifest::display_bytes;
-use wflow_host::runtime::LogStream;
-use wflow_host::state::{RedbRunStore, RunFilter, RunRecord, RunState, RunStore, StateDir, TaskRecord};
+use wflow_host::runtime::{LogLine, LogStream};
+use wflow_host::state::{
+    LiveEntry, RedbRunStore, RunFilter, RunRecord, RunState, RunStore, StateDir, TaskRecord, live_log_path,
+};
 
 use super::Status;
 
@@ -46,16 +48,32 @@ enum RunsCommand {
     /// Print the log lines of a run's tasks.
     Logs {
         run_id: String,
-        /// Only the lines of this task.
+        /// Only the lines of this task; `ID[N]` names element N of a mapped task.
         #[arg(long)]
         task: Option<String>,
         /// Print one JSON object per line.
         #[arg(long)]
         json: bool,
+        /// Follow a run that is going on, from its live log, until it ends.
+        ///
+        /// Works while another process runs the flow, because the live log
+        /// is a plain file; the live log is removed once another command
+        /// opens the state directory after the run.
+        #[arg(long)]
+        follow: bool,
     },
 }
 
 pub fn execute(args: RunsArgs, state_dir: &Path, state_wait: std::time::Duration) -> Status {
+    if let RunsCommand::Logs { run_id, task, json, follow: true } = &args.command {
+        return match follow_logs(state_dir, run_id, task.as_deref(), *json) {
+            Ok(()) => Status::Success,
+            Err(error) => {
+                eprintln!("error: {error:#}");
+                Status::InvalidInput
+            }
+        };
+    }
     let state = match StateDir::open(state_dir, state_wait) {
         Ok(state) => state,
         Err(error) => {
@@ -68,7 +86,7 @@ pub fn execute(args: RunsArgs, state_dir: &Path, state_wait: std::time::Duration
         match args.command {
             RunsCommand::List { flow, state, limit, json } => list(&runs, RunFilter { flow, state, limit: Some(limit) }, json),
             RunsCommand::Show { run_id, json } => show(&runs, &run_id, json),
-            RunsCommand::Logs { run_id, task, json } => logs(&runs, &run_id, task.as_deref(), json),
+            RunsCommand::Logs { run_id, task, json, .. } => logs(&runs, &run_id, task.as_deref(), json),
         }
     };
     match result {
@@ -172,15 +190,67 @@ fn logs(runs: &RedbRunStore, run_id: &str, only_task: Option<&str>, json: bool) 
                 say!("{}", serde_json::to_string(&value)?);
                 continue;
             }
-            let source = match line.stream {
-                LogStream::Log => line.level.to_string(),
-                LogStream::Stdout => "stdout".to_string(),
-                LogStream::Stderr => "stderr".to_string(),
-            };
-            say!("{} [{id}#{}] {source}: {}", format_time(line.timestamp_ms), line.attempt, line.message);
+            print_line(id, &line);
         }
     }
     Ok(())
+}
+
+/// Prints a run's live log as it grows, until its end marker.
+fn follow_logs(state_dir: &Path, run_id: &str, only_task: Option<&str>, json: bool) -> Result<()> {
+    use std::io::{BufRead as _, BufReader};
+
+    let path = live_log_path(state_dir, run_id);
+    let file = std::fs::File::open(&path).with_context(|| {
+        format!(
+            "no live log for run `{run_id}` at `{}`: the run has ended and its log moved to the run record; \
+             use `wflow-host runs logs {run_id}` without --follow",
+            path.display()
+        )
+    })?;
+    let mut reader = BufReader::new(file);
+    let mut text = String::new();
+    loop {
+        // `read_line` appends, so a line that the run is still writing is
+        // completed on a later pass.
+        let read = reader.read_line(&mut text)?;
+        if !text.ends_with('\n') {
+            if read == 0 {
+                std::thread::sleep(std::time::Duration::from_millis(100));
+            }
+            continue;
+        }
+        let entry: LiveEntry = serde_json::from_str(text.trim_end())
+            .with_context(|| format!("invalid line in live log `{}`", path.display()))?;
+        text.clear();
+        match entry {
+            LiveEntry::End { end } => {
+                if !json {
+                    say!("run {run_id} ended: {}", end.name());
+                }
+                return Ok(());
+            }
+            LiveEntry::Line { task, line } => {
+                if only_task.is_some_and(|only| only != task && !task.starts_with(&format!("{only}["))) {
+                    continue;
+                }
+                if json {
+                    say!("{}", serde_json::to_string(&serde_json::json!({ "task": task, "line": line }))?);
+                } else {
+                    print_line(&task, &line);
+                }
+            }
+        }
+    }
+}
+
+fn print_line(task: &str, line: &LogLine) {
+    let source = match line.stream {
+        LogStream::Log => line.level.to_string(),
+        LogStream::Stdout => "stdout".to_string(),
+        LogStream::Stderr => "stderr".to_string(),
+    };
+    say!("{} [{task}#{}] {source}: {}", format_time(line.timestamp_ms), line.attempt, line.message);
 }
 
 /// Formats milliseconds since the Unix epoch as an RFC 3339 UTC time.

@@ -58,6 +58,12 @@ impl Default for RunOptions {
 
 /// Receives progress while a run goes on, for example to print it.
 pub trait RunObserver: Send + Sync {
+    /// Called once when the run is recorded, before any task starts.
+    fn run_started(&self, _run_id: &str) {}
+
+    /// Called once when the run has ended, with its final state.
+    fn run_ended(&self, _run_id: &str, _state: RunState) {}
+
     /// Called once per task when it reaches its final state, in the order
     /// tasks end, with the log lines of all its attempts.
     fn task_finished(&self, report: &TaskReport, logs: &[LogLine]);
@@ -130,6 +136,7 @@ impl Executor {
         };
         self.runs.put_run(&record)?;
         tracing::info!("flow run started");
+        observer.run_started(&run_id);
 
         // The run's own token: cancelled by the caller's token or by the
         // flow's timeout, without cancelling the caller's token itself.
@@ -214,6 +221,7 @@ impl Executor {
         record.ended_at_ms = Some(now_ms());
         self.runs.put_run(&record)?;
         tracing::info!(state = record.state.name(), "flow run ended");
+        observer.run_ended(&run_id, record.state);
 
         let tasks = flow.tasks.iter().filter_map(|task| progress.reports.remove(&task.id)).collect();
         Ok(RunReport {

@@ -11,6 +11,7 @@
 //! TODO: runs that share a state directory are serialized; a state backend
 //! with concurrent writers lifts this.
 
+mod live_log;
 mod runs;
 
 use std::path::{Path, PathBuf};
@@ -19,6 +20,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, Result, bail};
 
+pub use live_log::{LiveEntry, LiveLogWriter, live_log_path};
 pub use runs::{AttemptRecord, ElementRecord, RedbRunStore, RunFilter, RunRecord, RunState, RunStore, TaskRecord, TaskState};
 
 /// The environment variable that sets the state directory.
@@ -87,6 +89,7 @@ impl StateDir {
             }
         };
         let database = Arc::new(database);
+        remove_live_logs(path);
         let crashed = RedbRunStore::new(database.clone()).mark_crashed()?;
         for run_id in crashed {
             tracing::warn!(%run_id, "marked a run whose process ended without recording its end as crashed");
@@ -107,6 +110,18 @@ impl StateDir {
     /// The redb database that holds the cache and the run records.
     pub fn database(&self) -> Arc<redb::Database> {
         self.database.clone()
+    }
+}
+
+/// Removes the live logs of earlier runs. While this process holds the
+/// state directory, no other process is running a flow that writes one.
+fn remove_live_logs(state_dir: &Path) {
+    let folder = live_log_path(state_dir, "run").parent().map(Path::to_path_buf).unwrap_or_default();
+    let Ok(entries) = std::fs::read_dir(&folder) else { return };
+    for entry in entries.flatten() {
+        if let Err(error) = std::fs::remove_file(entry.path()) {
+            tracing::warn!(path = %entry.path().display(), %error, "failed to remove an old live log");
+        }
     }
 }
 
