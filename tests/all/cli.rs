@@ -182,7 +182,8 @@ fn runs_commands_list_show_and_log() {
     assert_eq!(aggregate["attempts"].as_array().unwrap().len(), 1);
     assert_eq!(tasks.iter().filter(|task| task["cache_hit"] == true).count(), 6);
     let table = String::from_utf8_lossy(&table.stdout);
-    assert!(table.contains("aggregate") && table.contains("attempts"), "{table}");
+    assert!(table.contains("aggregate"), "{table}");
+    assert!(table.contains("attempts"), "{table}");
     let logs = String::from_utf8_lossy(&logs.stdout);
     assert!(logs.contains("[aggregate#1] info: kept"), "{logs}");
     assert!(!logs.contains("[extract"), "--task limits the lines: {logs}");

@@ -223,3 +223,24 @@ async fn wide_fan_out_completes() {
     assert_eq!(report.state, RunState::Completed);
     assert_eq!(report.count(TaskState::Completed), 1001);
 }
+
+/// With `max_parallel = 1`, the second of two independent tasks starts only
+/// after the first has ended.
+#[tokio::test(flavor = "multi_thread")]
+async fn max_parallel_one_runs_tasks_in_turn() {
+    let sandbox = Sandbox::new();
+    let tasks = [("first", "nap", "cache = false"), ("second", "nap", "cache = false")];
+    let flow = support::load(&fixture_flow(&sandbox, "max_parallel = 1", &tasks), &[]);
+    let host = sandbox.host();
+
+    let report = support::run(&host, &flow).await;
+
+    assert_eq!(report.state, RunState::Completed);
+    let mut attempts: Vec<_> =
+        host.runs().tasks(&report.run_id).unwrap().into_iter().map(|task| task.attempts[0].clone()).collect();
+    attempts.sort_by_key(|attempt| attempt.started_at_ms);
+    assert!(
+        attempts[1].started_at_ms >= attempts[0].ended_at_ms,
+        "the attempts overlap: {attempts:?}"
+    );
+}

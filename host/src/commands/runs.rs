@@ -57,8 +57,8 @@ enum RunsCommand {
         /// Follow a run that is going on, from its live log, until it ends.
         ///
         /// Works while another process runs the flow, because the live log
-        /// is a plain file; the live log is removed once another command
-        /// opens the state directory after the run.
+        /// is a plain file. The next command that opens the state directory
+        /// after the run removes the live log.
         #[arg(long)]
         follow: bool,
     },

@@ -58,7 +58,7 @@ pub(crate) struct TaskRun {
     pub(crate) semaphore: Arc<Semaphore>,
 }
 
-/// What running one input produced: the last attempt's result and the
+/// The result of running one input: the last attempt's result and the
 /// record of every attempt.
 struct Execution {
     result: TaskResult,

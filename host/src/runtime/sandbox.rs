@@ -32,8 +32,8 @@ const LOG_LINE_OVERHEAD: usize = 64;
 /// Table elements a task may grow a table to.
 const MAX_TABLE_ELEMENTS: usize = 1_000_000;
 
-/// The error a refused memory growth raises, so that the failure is told
-/// apart from other traps.
+/// The error a refused memory growth raises, so that the failure can be
+/// distinguished from other traps.
 #[derive(Debug)]
 pub(crate) struct MemoryLimitExceeded {
     pub(crate) limit_bytes: u64,

@@ -32,7 +32,7 @@ const DATABASE_FILE: &str = "wflow.redb";
 const OPEN_RETRY_PERIOD: Duration = Duration::from_millis(50);
 
 /// How long a process waits for a state directory that another process
-/// has open, unless told otherwise.
+/// has open, unless the caller sets another wait.
 pub const DEFAULT_STATE_WAIT: Duration = Duration::from_secs(30);
 
 /// The redb page cache. redb's default of 1 GiB lets a long run's memory
