@@ -203,3 +203,44 @@ fn follow_reads_a_live_run() {
     assert!(stdout.contains("[only#1] info: about to nap"), "{stdout}");
     assert!(stdout.trim_end().ends_with(&format!("run {run_id} ended: completed")), "{stdout}");
 }
+
+/// Following the log of a run whose process was killed ends with a message
+/// instead of waiting forever.
+#[test]
+fn follow_ends_for_killed_run() {
+    let sandbox = Sandbox::new();
+    let talk = one_task_flow(&sandbox, "talk", "talk", "");
+    let mut child = spawn_run(&sandbox.state_dir(), &talk, &[]);
+    let stderr = child.stderr.take().unwrap();
+    {
+        use std::io::BufRead as _;
+        std::io::BufReader::new(stderr).lines().next().unwrap().unwrap();
+    }
+    let live = std::fs::read_dir(sandbox.state_dir().join("logs")).unwrap().next().unwrap().unwrap().path();
+    let run_id = live.file_stem().unwrap().to_str().unwrap().to_string();
+    child.kill().unwrap();
+    child.wait().unwrap();
+
+    let mut follow = Command::new(env!("CARGO_BIN_EXE_wflow-host"))
+        .env("WFLOW_STATE_DIR", sandbox.state_dir())
+        .args(["runs", "logs", &run_id, "--follow"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut waited = Duration::ZERO;
+    while follow.try_wait().unwrap().is_none() && waited < Duration::from_secs(30) {
+        std::thread::sleep(Duration::from_millis(100));
+        waited += Duration::from_millis(100);
+    }
+    if follow.try_wait().unwrap().is_none() {
+        follow.kill().unwrap();
+        panic!("runs logs --follow did not end for a killed run");
+    }
+    let output = follow.wait_with_output().unwrap();
+
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("is no longer running and its live log has no end marker"), "{stderr}");
+    assert!(String::from_utf8_lossy(&output.stdout).contains("about to nap"));
+}

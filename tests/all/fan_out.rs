@@ -137,3 +137,54 @@ async fn map_over_ten_thousand_elements() {
     assert_eq!(collected(&sandbox), modes(10_000));
     assert_eq!(host.runs().elements(&report.run_id, "each").unwrap().len(), 10_000);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn cancelled_map_starts_no_more_elements() {
+    let sandbox = Sandbox::new();
+    let naps: Vec<String> = vec!["nap".to_string(); 200];
+    let manifest = map_flow(&sandbox, &naps);
+    let text = std::fs::read_to_string(&manifest).unwrap().replace("name = \"fan-out\"", "name = \"fan-out\"\nmax_parallel = 2");
+    std::fs::write(&manifest, text.replace("input = { map = \"list\" }", "input = { map = \"list\" }\ncache = false")).unwrap();
+    let flow = support::load(&manifest, &[]);
+    let host = sandbox.host();
+    let options = wflow_host::RunOptions::default();
+    let cancel = options.cancel.clone();
+    tokio::spawn(async move {
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+        cancel.cancel();
+    });
+
+    let report = host.run(&flow, &options, std::sync::Arc::new(wflow_host::NoObserver)).await.unwrap();
+
+    assert_eq!(report.state, RunState::Cancelled);
+    assert_eq!(report.task("each").unwrap().state, TaskState::Cancelled);
+    let elements = host.runs().elements(&report.run_id, "each").unwrap();
+    let attempted = elements.iter().filter(|element| element.attempts > 0).count();
+    assert!(attempted <= 4, "{attempted} elements started after the cancel");
+    assert!(elements.iter().all(|element| element.state != TaskState::Completed));
+}
+
+#[test]
+fn runs_logs_reads_elements() {
+    let sandbox = Sandbox::new();
+    let manifest = map_flow(&sandbox, &modes(5));
+    let state = sandbox.state_dir();
+    let run = support::wflow(sandbox.path(), &state, &["run", "--json", manifest.to_str().unwrap()]);
+    let summary: serde_json::Value = serde_json::from_slice(&run.stdout).unwrap();
+    let run_id = summary["run_id"].as_str().unwrap();
+
+    let all = support::wflow(sandbox.path(), &state, &["runs", "logs", run_id]);
+    let one = support::wflow(sandbox.path(), &state, &["runs", "logs", run_id, "--task", "each[3]"]);
+    let missing = support::wflow(sandbox.path(), &state, &["runs", "logs", run_id, "--task", "each[9]"]);
+    let show = support::wflow(sandbox.path(), &state, &["runs", "show", "--json", run_id]);
+
+    let all = String::from_utf8_lossy(&all.stdout);
+    assert_eq!(all.lines().filter(|line| line.contains("info: echoing")).count(), 5, "{all}");
+    let one = String::from_utf8_lossy(&one.stdout);
+    assert!(one.contains("[each[3]#1] info: echoing `echo-3`"), "{one}");
+    assert!(!one.contains("echo-2"), "{one}");
+    assert_eq!(missing.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("task `each` has 5 elements, numbered 0 to 4"));
+    let show: serde_json::Value = serde_json::from_slice(&show.stdout).unwrap();
+    assert_eq!(show["elements"]["each"].as_array().map(Vec::len), Some(5));
+}

@@ -244,3 +244,33 @@ async fn max_parallel_one_runs_tasks_in_turn() {
         "the attempts overlap: {attempts:?}"
     );
 }
+
+/// Once a run is cancelled, tasks waiting for a free slot and map elements
+/// not yet started never start.
+#[tokio::test(flavor = "multi_thread")]
+async fn cancel_starts_nothing_new() {
+    let sandbox = Sandbox::new();
+    let mut tasks = vec![("sleeper", "nap", "cache = false")];
+    let ids: Vec<String> = (0..10).map(|index| format!("echo{index}")).collect();
+    for id in &ids {
+        tasks.push((id.as_str(), "echo", "cache = false"));
+    }
+    let flow = support::load(&fixture_flow(&sandbox, "max_parallel = 1", &tasks), &[]);
+    let host = sandbox.host();
+    let options = RunOptions::default();
+    let cancel = options.cancel.clone();
+    tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        cancel.cancel();
+    });
+
+    let report = host.run(&flow, &options, Arc::new(NoObserver)).await.unwrap();
+
+    assert_eq!(report.state, RunState::Cancelled);
+    assert_eq!(report.count(TaskState::Completed), 0, "{report:#?}");
+    assert_eq!(report.count(TaskState::Cancelled), 11);
+    let records = host.runs().tasks(&report.run_id).unwrap();
+    assert!(records.iter().all(|record| record.attempts.len() <= 1), "{records:?}");
+    let echo = report.task("echo3").unwrap();
+    assert_eq!(echo.error.as_deref(), Some("task `echo3` stopped because the run was cancelled"));
+}

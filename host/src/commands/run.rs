@@ -113,8 +113,16 @@ pub fn execute(args: RunArgs, state_dir: &Path, state_wait: std::time::Duration)
     let cancel = options.cancel.clone();
     runtime.spawn(async move {
         let signal = shutdown_signal().await;
-        eprintln!("received {signal}: cancelling the run; running tasks are interrupted and nothing else starts");
         cancel.cancel();
+        let _ = writeln!(
+            std::io::stderr(),
+            "received {signal}: cancelling the run; running tasks are interrupted and nothing else starts \
+             (send it again to exit at once)"
+        );
+        let signal = shutdown_signal().await;
+        let _ = writeln!(std::io::stderr(), "received {signal} again: exiting without waiting for the run to end");
+        // The run stays recorded as running, and the next command marks it crashed.
+        std::process::exit(130);
     });
     let report = match runtime.block_on(host.run(&flow, &options, printer)) {
         Ok(report) => report,

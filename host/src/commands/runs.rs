@@ -142,7 +142,11 @@ fn show(runs: &RedbRunStore, run_id: &str, json: bool) -> Result<()> {
     let run = find_run(runs, run_id)?;
     let tasks = tasks_by_start(runs, run_id)?;
     if json {
-        let value = serde_json::json!({ "run": run, "tasks": tasks });
+        let mut elements = serde_json::Map::new();
+        for task in tasks.iter().filter(|task| task.elements.is_some()) {
+            elements.insert(task.task_id.clone(), serde_json::to_value(runs.elements(run_id, &task.task_id)?)?);
+        }
+        let value = serde_json::json!({ "run": run, "tasks": tasks, "elements": elements });
         say!("{}", serde_json::to_string(&value)?);
         return Ok(());
     }
@@ -155,7 +159,10 @@ fn show(runs: &RedbRunStore, run_id: &str, json: bool) -> Result<()> {
         table.add_row([
             task.task_id.clone(),
             task.state.name().to_string(),
-            task.attempts.len().to_string(),
+            match task.elements {
+                Some(elements) => format!("{elements} elements"),
+                None => task.attempts.len().to_string(),
+            },
             format_duration(task.ended_at_ms.saturating_sub(task.started_at_ms)),
             task.fuel_used.to_string(),
             display_bytes(task.peak_memory_bytes),
@@ -170,18 +177,29 @@ fn show(runs: &RedbRunStore, run_id: &str, json: bool) -> Result<()> {
 fn logs(runs: &RedbRunStore, run_id: &str, only_task: Option<&str>, json: bool) -> Result<()> {
     find_run(runs, run_id)?;
     let tasks = tasks_by_start(runs, run_id)?;
-    let ids: Vec<String> = match only_task {
-        None => tasks.iter().map(|record| record.task_id.clone()).collect(),
-        Some(task) => {
-            // `ID[N]` names element N of mapped task `ID`.
-            let base = task.split_once('[').map_or(task, |(base, _)| base);
-            if !tasks.iter().any(|record| record.task_id == base) {
+    let mut ids: Vec<String> = Vec::new();
+    match only_task {
+        None => {
+            for task in &tasks {
+                ids.extend(log_ids(task));
+            }
+        }
+        Some(only) => {
+            let (base, element) = parse_task_selector(only)?;
+            let Some(task) = tasks.iter().find(|record| record.task_id == base) else {
                 let known: Vec<&str> = tasks.iter().map(|record| record.task_id.as_str()).collect();
                 bail!("run `{run_id}` has no task `{base}`; its tasks are: {}", known.join(", "));
+            };
+            match (element, task.elements) {
+                (None, _) => ids.extend(log_ids(task)),
+                (Some(index), Some(count)) if index < count => ids.push(only.to_string()),
+                (Some(index), Some(count)) => {
+                    bail!("task `{base}` has {count} elements, numbered 0 to {}; there is no element {index}", count.saturating_sub(1))
+                }
+                (Some(_), None) => bail!("task `{base}` is not mapped, so it has no elements; use --task {base}"),
             }
-            vec![task.to_string()]
         }
-    };
+    }
     for id in &ids {
         let lines = runs.logs(run_id, id).context("failed to read the run log")?;
         for line in lines {
@@ -196,6 +214,26 @@ fn logs(runs: &RedbRunStore, run_id: &str, only_task: Option<&str>, json: bool) 
     Ok(())
 }
 
+/// The log keys of a task: its id, then `ID[N]` for each element if mapped.
+fn log_ids(task: &TaskRecord) -> Vec<String> {
+    let mut ids = vec![task.task_id.clone()];
+    if let Some(count) = task.elements {
+        ids.extend((0..count).map(|index| format!("{}[{index}]", task.task_id)));
+    }
+    ids
+}
+
+/// Splits `ID` or `ID[N]` into the task id and the element index.
+fn parse_task_selector(selector: &str) -> Result<(&str, Option<u64>)> {
+    let Some((base, rest)) = selector.split_once('[') else {
+        return Ok((selector, None));
+    };
+    match rest.strip_suffix(']').and_then(|index| index.parse().ok()) {
+        Some(index) => Ok((base, Some(index))),
+        None => bail!("invalid task `{selector}`: write ID for a task or ID[N] for element N of a mapped task"),
+    }
+}
+
 /// Prints a run's live log as it grows, until its end marker.
 fn follow_logs(state_dir: &Path, run_id: &str, only_task: Option<&str>, json: bool) -> Result<()> {
     use std::io::{BufRead as _, BufReader};
@@ -203,23 +241,40 @@ fn follow_logs(state_dir: &Path, run_id: &str, only_task: Option<&str>, json: bo
     let path = live_log_path(state_dir, run_id);
     let file = std::fs::File::open(&path).with_context(|| {
         format!(
-            "no live log for run `{run_id}` at `{}`: the run has ended and its log moved to the run record; \
-             use `wflow-host runs logs {run_id}` without --follow",
-            path.display()
+            "no live log for run `{run_id}`: no run with this id is going on in this state directory; \
+             `wflow-host runs list` shows the recorded runs, and `wflow-host runs logs {run_id}` \
+             without --follow shows the log of one that has ended"
         )
     })?;
     let mut reader = BufReader::new(file);
     let mut text = String::new();
+    let mut idle_polls: u32 = 0;
+    let mut ended = false;
     loop {
         // `read_line` appends, so a line that the run is still writing is
         // completed on a later pass.
         let read = reader.read_line(&mut text)?;
         if !text.ends_with('\n') {
             if read == 0 {
+                // A process that can open the state directory proves that no
+                // run is going on. The file is read to its end once more,
+                // because the run writes its end marker just before it lets
+                // the state directory go.
+                if ended {
+                    bail!(
+                        "run `{run_id}` is no longer running and its live log has no end marker: its process \
+                         ended early; `wflow-host runs show {run_id}` shows its state"
+                    );
+                }
+                if idle_polls % 10 == 9 {
+                    ended = StateDir::open(state_dir, std::time::Duration::ZERO).is_ok();
+                }
+                idle_polls += 1;
                 std::thread::sleep(std::time::Duration::from_millis(100));
             }
             continue;
         }
+        idle_polls = 0;
         let entry: LiveEntry = serde_json::from_str(text.trim_end())
             .with_context(|| format!("invalid line in live log `{}`", path.display()))?;
         text.clear();

@@ -4,6 +4,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use tokio::sync::Semaphore;
@@ -32,8 +33,6 @@ pub(crate) struct Finished {
     pub(crate) started_at_ms: u64,
     /// The cache key of a completed task's output when the output is cached.
     pub(crate) output_key: Option<CacheKey>,
-    /// Whether the output is an element array of a mapped task.
-    pub(crate) mapped: bool,
 }
 
 /// One task of one run, with everything it needs to run on its own.
@@ -56,6 +55,8 @@ pub(crate) struct TaskRun {
     pub(crate) observer: Arc<dyn RunObserver>,
     /// Permits for attempts that run at the same time, shared by the run.
     pub(crate) semaphore: Arc<Semaphore>,
+    /// Set before `cancel` is cancelled when the flow's timeout is the cause.
+    pub(crate) timed_out: Arc<AtomicBool>,
 }
 
 /// The result of running one input: the last attempt's result and the
@@ -118,6 +119,19 @@ impl TaskRun {
             }
         }
 
+        // An attempt that got its permit after the run was cancelled must
+        // not start.
+        if self.cancel.is_cancelled() {
+            return Execution {
+                result: TaskResult::failed_before_start(TaskFailure::Cancelled, None),
+                attempts: Vec::new(),
+                logs: Vec::new(),
+                run_time: Duration::ZERO,
+                cache_hit: false,
+                key: None,
+            };
+        }
+
         let name = match element {
             Some(index) => format!("{}[{index}]", self.task.id),
             None => self.task.id.clone(),
@@ -140,7 +154,8 @@ impl TaskRun {
                 input: input.clone(),
                 limits: self.task.limits,
             };
-            let span = tracing::info_span!("task_attempt", run_id = %self.run_id, task = %name, attempt);
+            // At error level for the same reason as the `flow_run` span.
+            let span = tracing::error_span!("task_attempt", run_id = %self.run_id, task = %name, attempt);
             span.in_scope(|| tracing::debug!("attempt started"));
             let observer = self.observer.clone();
             let task_name = name.clone();
@@ -173,7 +188,7 @@ impl TaskRun {
             let delay = self.task.retry.delay_with_jitter(attempt, fastrand::f64());
             record.retry_delay_ms = Some(delay.as_millis() as u64);
             span.in_scope(|| {
-                tracing::warn!(error = %failure, delay_ms = delay.as_millis() as u64, "attempt failed; retrying");
+                tracing::info!(error = %failure, delay_ms = delay.as_millis() as u64, "attempt failed; retrying");
             });
             self.observer.task_retrying(&name, &record, &result.logs);
             attempts.push(record);
@@ -222,10 +237,14 @@ impl TaskRun {
         let mut running = JoinSet::new();
         let mut next = 0;
 
-        while next < count || !running.is_empty() {
+        while (next < count && !self.cancel.is_cancelled()) || !running.is_empty() {
             // Start elements while permits are free, keeping the number of
-            // waiting futures small however long the array is.
-            while next < count && running.len() < self.semaphore.available_permits().max(1) * 2 {
+            // waiting futures small however long the array is. Nothing new
+            // starts once the run is cancelled.
+            while next < count
+                && !self.cancel.is_cancelled()
+                && running.len() < self.semaphore.available_permits().max(1) * 2
+            {
                 let this = self.clone();
                 let component = component.clone();
                 let range = elements[next].clone();
@@ -283,9 +302,10 @@ impl TaskRun {
             let state = if all_cached { TaskState::Cached } else { TaskState::Completed };
             (state, Some(Arc::new(collected)), None)
         } else if self.cancel.is_cancelled() {
-            (TaskState::Cancelled, None, Some(format!("task `{}` was cancelled", self.task.id)))
+            let message = format!("task `{}` stopped because {}", self.task.id, self.stop_reason());
+            (TaskState::Cancelled, None, Some(message))
         } else {
-            let first = summary.first_error.unwrap_or_default();
+            let first = summary.first_error.map(|(_, error)| error).unwrap_or_default();
             let message = format!("task `{}` failed for {} of {count} elements; the first: {first}", self.task.id, summary.failed);
             (TaskState::Failed, None, Some(message))
         };
@@ -311,7 +331,7 @@ impl TaskRun {
             error,
             detail: None,
         };
-        Finished { report, output, logs: Vec::new(), attempts, started_at_ms, output_key: None, mapped: true }
+        Finished { report, output, logs: Vec::new(), attempts, started_at_ms, output_key: None }
     }
 
     fn finished(&self, execution: Execution, started_at_ms: u64) -> Finished {
@@ -322,6 +342,9 @@ impl TaskRun {
         let state = if cache_hit { TaskState::Cached } else { state_of(&output) };
         let (output, error) = match output {
             Ok(output) => (Some(Arc::new(output)), None),
+            Err(TaskFailure::Cancelled) => {
+                (None, Some(format!("task `{}` stopped because {}", self.task.id, self.stop_reason())))
+            }
             Err(failure) => {
                 tracing::debug!(task = %self.task.id, error = %failure, "task failed");
                 (None, Some(failure.describe(&self.task.id)))
@@ -339,7 +362,12 @@ impl TaskRun {
             error,
             detail,
         };
-        Finished { report, output, logs, attempts, started_at_ms, output_key, mapped: false }
+        Finished { report, output, logs, attempts, started_at_ms, output_key }
+    }
+
+    /// Why the run stopped, for the messages of cancelled tasks.
+    fn stop_reason(&self) -> &'static str {
+        stop_reason(self.timed_out.load(Ordering::Relaxed))
     }
 
     fn failed_before_start(&self, failure: TaskFailure, started_at_ms: u64) -> Finished {
@@ -364,7 +392,8 @@ struct MapSummary {
     fuel_used: u64,
     peak_memory_bytes: u64,
     run_time: Duration,
-    first_error: Option<String>,
+    /// The error of the failed element with the lowest index.
+    first_error: Option<(u64, String)>,
 }
 
 impl MapSummary {
@@ -396,8 +425,8 @@ impl MapSummary {
         self.run_time += run_time;
         if output.is_none() {
             self.failed += 1;
-            if self.first_error.is_none() {
-                self.first_error = error.clone();
+            if self.first_error.as_ref().is_none_or(|(first, _)| index < *first) {
+                self.first_error = error.clone().map(|error| (index, error));
             }
         }
         let record = ElementRecord {
@@ -411,6 +440,12 @@ impl MapSummary {
         };
         ((record, logs), output)
     }
+}
+
+/// Why a run stopped early, for messages: its flow timed out, or it was
+/// cancelled.
+pub(crate) fn stop_reason(timed_out: bool) -> &'static str {
+    if timed_out { "the flow timed out" } else { "the run was cancelled" }
 }
 
 /// The byte ranges of the elements of the JSON array `bytes`, without
@@ -460,7 +495,6 @@ pub(crate) fn not_run(task: &TaskSpec, state: TaskState, error: String) -> Finis
         attempts: Vec::new(),
         started_at_ms: now_ms(),
         output_key: None,
-        mapped: false,
     }
 }
 
@@ -499,6 +533,5 @@ pub(crate) fn reused(task: &TaskSpec, output: Arc<Vec<u8>>) -> Finished {
         attempts: Vec::new(),
         started_at_ms: now_ms(),
         output_key: None,
-        mapped: false,
     }
 }

@@ -17,6 +17,7 @@ mod report;
 use std::collections::{HashMap, VecDeque};
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 use anyhow::{Context as _, Result};
@@ -108,7 +109,9 @@ impl Executor {
     /// the report; an error means the run could not be recorded.
     pub async fn run(&self, flow: &Flow, options: &RunOptions, observer: Arc<dyn RunObserver>) -> Result<RunReport> {
         let run_id = uuid::Uuid::now_v7().to_string();
-        let span = tracing::info_span!("flow_run", run_id = %run_id, flow = %flow.name);
+        // The span is at error level so that it, with its ids, is enabled
+        // whenever any event is: the default filter is `warn`.
+        let span = tracing::error_span!("flow_run", run_id = %run_id, flow = %flow.name);
         self.run_with_id(flow, options, observer, run_id).instrument(span).await
     }
 
@@ -146,7 +149,7 @@ impl Executor {
         let components = read_components(flow).await;
         let values = Arc::new(flow.values.clone());
         let flow_deadline = flow.timeout.map(|timeout| tokio::time::Instant::now() + timeout);
-        let mut timed_out = false;
+        let timed_out = Arc::new(AtomicBool::new(false));
         let mut progress = Progress::default();
         let mut graph = Graph::new(flow);
         let mut running = JoinSet::new();
@@ -156,14 +159,14 @@ impl Executor {
                 let task = &flow.tasks[index];
                 if let Some(output) = reused.get(&task.id) {
                     let finished = attempt::reused(task, output.clone());
-                    self.finish(&run_id, finished, &mut progress, &mut graph, flow, &cancel, observer.as_ref());
+                    self.finish(&run_id, finished, &mut progress, &mut graph, flow, &cancel, &timed_out, observer.as_ref());
                     continue;
                 }
                 if cancel.is_cancelled() {
-                    let reason = if timed_out { "the flow timed out" } else { "the run was cancelled" };
+                    let reason = attempt::stop_reason(timed_out.load(Ordering::Relaxed));
                     let message = format!("task `{}` did not start because {reason}", task.id);
                     let finished = attempt::not_run(task, TaskState::Cancelled, message);
-                    self.finish(&run_id, finished, &mut progress, &mut graph, flow, &cancel, observer.as_ref());
+                    self.finish(&run_id, finished, &mut progress, &mut graph, flow, &cancel, &timed_out, observer.as_ref());
                     continue;
                 }
 
@@ -182,13 +185,14 @@ impl Executor {
                     observer: observer.clone(),
                     runs: self.runs.clone(),
                     semaphore: semaphore.clone(),
+                    timed_out: timed_out.clone(),
                 };
                 running.spawn(task_run.run().in_current_span());
             }
 
             let deadline = async {
                 match flow_deadline {
-                    Some(deadline) if !timed_out => tokio::time::sleep_until(deadline).await,
+                    Some(deadline) if !timed_out.load(Ordering::Relaxed) => tokio::time::sleep_until(deadline).await,
                     _ => std::future::pending().await,
                 }
             };
@@ -196,20 +200,20 @@ impl Executor {
                 joined = running.join_next() => joined,
                 () = deadline => {
                     tracing::warn!(timeout = ?flow.timeout, "flow timed out; cancelling its tasks");
-                    timed_out = true;
+                    timed_out.store(true, Ordering::Relaxed);
                     cancel.cancel();
                     continue;
                 }
             };
             let Some(joined) = joined else { break };
             let finished = joined.context("a task's host future panicked")?;
-            self.finish(&run_id, finished, &mut progress, &mut graph, flow, &cancel, observer.as_ref());
+            self.finish(&run_id, finished, &mut progress, &mut graph, flow, &cancel, &timed_out, observer.as_ref());
         }
 
         let written = outputs::write_all(&flow.outputs, &progress.outputs);
         let all_completed = flow.tasks.iter().all(|task| progress.states.get(&task.id).is_some_and(|state| state.has_output()));
         let all_written = written.iter().all(|output| output.error.is_none());
-        record.state = if timed_out {
+        record.state = if timed_out.load(Ordering::Relaxed) {
             RunState::TimedOut
         } else if cancel.is_cancelled() {
             RunState::Cancelled
@@ -246,6 +250,7 @@ impl Executor {
         graph: &mut Graph,
         flow: &Flow,
         cancel: &CancellationToken,
+        timed_out: &AtomicBool,
         observer: &dyn RunObserver,
     ) {
         let mut pending = vec![finished];
@@ -270,7 +275,8 @@ impl Executor {
                 let task = &flow.tasks[downstream];
                 let blocker = &flow.tasks[index].id;
                 let not_run = if cancel.is_cancelled() {
-                    let message = format!("task `{}` did not start because the run was cancelled", task.id);
+                    let reason = attempt::stop_reason(timed_out.load(Ordering::Relaxed));
+                    let message = format!("task `{}` did not start because {reason}", task.id);
                     attempt::not_run(task, TaskState::Cancelled, message)
                 } else {
                     let message = format!("task `{}` skipped because task `{blocker}` did not complete", task.id);
@@ -296,9 +302,10 @@ impl Executor {
             cache_hit: report.cache_hit,
             error: report.error.clone(),
             output_key: finished.output_key.map(|key| key.to_hex()),
+            elements: report.elements,
         };
         if let Some(output) = &finished.output {
-            if finished.output_key.is_none() && !finished.mapped {
+            if finished.output_key.is_none() {
                 if let Err(error) = self.runs.put_output(run_id, &report.id, output) {
                     tracing::error!(task = %report.id, error = %format!("{error:#}"), "failed to keep the output for resuming");
                 }

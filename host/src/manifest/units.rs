@@ -41,11 +41,18 @@ pub(crate) fn parse_fuel(value: &toml::Value) -> Result<Option<u64>, String> {
     }
 }
 
+/// The longest duration a manifest may set, so that deadlines computed from
+/// it never overflow.
+const MAX_DURATION: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
+
 /// Parses a duration such as `30s`, `15m`, `12h` or `7d`.
 pub(crate) fn parse_duration(text: &str) -> Result<Duration, String> {
     let duration = humantime::parse_duration(text.trim()).map_err(|_| format!("invalid duration `{text}`"))?;
     if duration.is_zero() {
         return Err(format!("invalid duration `{text}`: it must be longer than zero"));
+    }
+    if duration > MAX_DURATION {
+        return Err(format!("invalid duration `{text}`: it must be at most 100 years"));
     }
     Ok(duration)
 }
@@ -106,5 +113,6 @@ mod tests {
         assert_eq!(parse_duration("15m"), Ok(Duration::from_secs(900)));
         assert!(parse_duration("0s").is_err());
         assert!(parse_duration("soon").is_err());
+        assert!(parse_duration("500000000000y").is_err());
     }
 }

@@ -185,9 +185,10 @@ impl Runtime {
         };
         let call = block_on(async {
             tokio::select! {
-                result = call => result,
-                () = timeout => Err(CallError::Interrupted(AttemptInterrupted::TimedOut)),
+                biased;
                 () = cancel.cancelled() => Err(CallError::Interrupted(AttemptInterrupted::Cancelled)),
+                () = timeout => Err(CallError::Interrupted(AttemptInterrupted::TimedOut)),
+                result = call => result,
             }
         });
         let duration = started.elapsed();

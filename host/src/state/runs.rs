@@ -188,6 +188,10 @@ pub struct TaskRecord {
     /// cached, in hex, so that a resumed run can reuse the output.
     #[serde(default)]
     pub output_key: Option<String>,
+    /// The number of elements of a mapped task; its element records hold
+    /// the attempts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub elements: Option<u64>,
 }
 
 /// Which flow runs a listing returns.
