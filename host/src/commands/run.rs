@@ -165,8 +165,16 @@ fn load_resumed(host: &Host, run_id: &str) -> Result<Flow, String> {
             },
         })
         .collect();
-    manifest::load(Path::new(&record.manifest_path), &overrides, &current_dir())
-        .map_err(|error| format!("cannot resume run `{run_id}`: {error}"))
+    let flow = manifest::load(Path::new(&record.manifest_path), &overrides, &current_dir())
+        .map_err(|error| format!("cannot resume run `{run_id}`: {error}"))?;
+    if !record.manifest_hash.is_empty() && record.manifest_hash != flow.manifest_hash {
+        let _ = writeln!(
+            std::io::stderr(),
+            "warning: `{}` has changed since run {run_id}; the outputs reused from that run come from the old manifest",
+            record.manifest_path
+        );
+    }
+    Ok(flow)
 }
 
 /// Waits for SIGINT (Ctrl-C) or SIGTERM and returns the signal's name.

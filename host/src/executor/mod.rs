@@ -127,6 +127,7 @@ impl Executor {
             run_id: run_id.clone(),
             flow: flow.name.clone(),
             manifest_path: flow.manifest_path.display().to_string(),
+            manifest_hash: flow.manifest_hash.clone(),
             params: flow.values.iter().map(|(name, value)| (name.clone(), value.to_json())).collect(),
             state: RunState::Running,
             started_at_ms: now_ms(),

@@ -45,8 +45,24 @@ pub fn load(path: &Path, overrides: &[ParamOverride], cwd: &Path) -> Result<Flow
 
     let manifest_dir = manifest_path.parent().unwrap_or(Path::new("/")).to_path_buf();
     validate::Checker::new(map, &manifest_dir, cwd)
-        .check(raw, manifest_path.clone(), overrides)
+        .check(raw, manifest_path.clone(), blake3::hash(text.as_bytes()).to_hex().to_string(), overrides)
         .map_err(|diagnostics| ManifestError::Invalid { diagnostics })
+}
+
+/// Replaces the names of this crate's schema types in a serde message, such
+/// as "expected struct RawRetry", with what the manifest should contain.
+fn readable_types(message: &str) -> String {
+    let mut readable = String::with_capacity(message.len());
+    let mut rest = message;
+    while let Some(index) = rest.find("struct Raw") {
+        readable.push_str(&rest[..index]);
+        let after = &rest[index + "struct Raw".len()..];
+        let name_end = after.find(|character: char| !character.is_ascii_alphanumeric()).unwrap_or(after.len());
+        readable.push_str("a table");
+        rest = &after[name_end..];
+    }
+    readable.push_str(rest);
+    readable
 }
 
 /// Turns a TOML or serde error into a diagnostic with a hint for common cases.
@@ -55,7 +71,7 @@ fn syntax_diagnostic(map: &SourceMap<'_>, error: &toml::de::Error) -> Diagnostic
         Some(span) => map.locate(span.start),
         None => map.whole(),
     };
-    let message = error.message().trim_end().replace('\n', " ");
+    let message = readable_types(&error.message().trim_end().replace('\n', " "));
     let help = if message.starts_with("unknown field") {
         Some("remove the key or correct its spelling; docs/manifest.md lists every key")
     } else if message.starts_with("missing field `flow`") {
@@ -71,5 +87,19 @@ fn syntax_diagnostic(map: &SourceMap<'_>, error: &toml::de::Error) -> Diagnostic
     match help {
         Some(help) => diagnostic.with_help(help),
         None => diagnostic,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::readable_types;
+
+    #[test]
+    fn schema_type_names_are_hidden() {
+        assert_eq!(
+            readable_types("invalid type: string \"3\", expected struct RawRetry"),
+            "invalid type: string \"3\", expected a table"
+        );
+        assert_eq!(readable_types("expected a boolean"), "expected a boolean");
     }
 }

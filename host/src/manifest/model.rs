@@ -19,6 +19,8 @@ pub struct Flow {
     pub max_parallel: Option<usize>,
     /// The manifest file, absolute.
     pub manifest_path: PathBuf,
+    /// The blake3 hash of the manifest file's bytes, in hex.
+    pub manifest_hash: String,
     /// The declared parameters, by name.
     pub params: BTreeMap<String, ParamSpec>,
     /// The value of every parameter, after defaults and overrides.

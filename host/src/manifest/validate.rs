@@ -65,6 +65,7 @@ impl<'a> Checker<'a> {
         mut self,
         raw: RawManifest,
         manifest_path: PathBuf,
+        manifest_hash: String,
         overrides: &[ParamOverride],
     ) -> Result<Flow, Vec<Diagnostic>> {
         let flow = raw.flow.into_inner();
@@ -103,6 +104,7 @@ impl<'a> Checker<'a> {
             timeout,
             max_parallel,
             manifest_path,
+            manifest_hash,
             params,
             values,
             tasks: ordered,

@@ -134,6 +134,9 @@ pub struct RunRecord {
     pub state: RunState,
     pub started_at_ms: u64,
     pub ended_at_ms: Option<u64>,
+    /// The blake3 hash of the manifest file's bytes, in hex.
+    #[serde(default)]
+    pub manifest_hash: String,
     /// The run this run resumed, if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resumed_from: Option<String>,
