@@ -178,21 +178,26 @@ input = {{ task = "second" }}
     assert!(String::from_utf8_lossy(&twice.stderr).contains("completed; there is nothing to resume"));
 }
 
+/// Starts a run of the `talk` fixture in another process and returns it
+/// with its run id, once its first log line is out.
+fn start_talking_run(sandbox: &Sandbox) -> (Child, String) {
+    use std::io::BufRead as _;
+    let talk = one_task_flow(sandbox, "talk", "talk", "");
+    let mut child = spawn_run(&sandbox.state_dir(), &talk, &[]);
+    // The first live line on the terminal means the live log has it too.
+    let stderr = child.stderr.take().unwrap();
+    std::io::BufReader::new(stderr).lines().next().unwrap().unwrap();
+    let live = std::fs::read_dir(sandbox.state_dir().join("logs")).unwrap().next().unwrap().unwrap().path();
+    let run_id = live.file_stem().unwrap().to_str().unwrap().to_string();
+    (child, run_id)
+}
+
 /// `runs logs --follow` reads a run that another process is running, and
 /// stops at its end.
 #[test]
 fn follow_reads_a_live_run() {
     let sandbox = Sandbox::new();
-    let talk = one_task_flow(&sandbox, "talk", "talk", "");
-    let mut child = spawn_run(&sandbox.state_dir(), &talk, &[]);
-    let stderr = child.stderr.take().unwrap();
-    {
-        use std::io::BufRead as _;
-        // The first live line on the terminal means the live log has it too.
-        std::io::BufReader::new(stderr).lines().next().unwrap().unwrap();
-    }
-    let live = std::fs::read_dir(sandbox.state_dir().join("logs")).unwrap().next().unwrap().unwrap().path();
-    let run_id = live.file_stem().unwrap().to_str().unwrap().to_string();
+    let (child, run_id) = start_talking_run(&sandbox);
 
     let follow = support::wflow(sandbox.path(), &sandbox.state_dir(), &["runs", "logs", &run_id, "--follow"]);
     let finished = child.wait_with_output().unwrap();
@@ -209,15 +214,7 @@ fn follow_reads_a_live_run() {
 #[test]
 fn follow_ends_for_killed_run() {
     let sandbox = Sandbox::new();
-    let talk = one_task_flow(&sandbox, "talk", "talk", "");
-    let mut child = spawn_run(&sandbox.state_dir(), &talk, &[]);
-    let stderr = child.stderr.take().unwrap();
-    {
-        use std::io::BufRead as _;
-        std::io::BufReader::new(stderr).lines().next().unwrap().unwrap();
-    }
-    let live = std::fs::read_dir(sandbox.state_dir().join("logs")).unwrap().next().unwrap().unwrap().path();
-    let run_id = live.file_stem().unwrap().to_str().unwrap().to_string();
+    let (mut child, run_id) = start_talking_run(&sandbox);
     child.kill().unwrap();
     child.wait().unwrap();
 
