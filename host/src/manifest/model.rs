@@ -12,7 +12,7 @@ use super::params::{ParamSpec, ParamValue};
 pub struct Flow {
     pub name: String,
     pub description: Option<String>,
-    /// The longest the whole run may take; `None` for no limit.
+    /// The maximum duration of the whole run; `None` for no limit.
     pub timeout: Option<Duration>,
     /// The number of tasks that may run at the same time, if the manifest
     /// sets it.
@@ -62,7 +62,7 @@ impl TaskSpec {
     }
 }
 
-/// Where a task's input bytes come from.
+/// The source of a task's input bytes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum InputSpec {
     /// No input: the task receives zero bytes.
@@ -87,7 +87,7 @@ pub struct Limits {
     pub fuel: Option<u64>,
     /// The maximum size of the task's linear memory, in bytes.
     pub memory_bytes: u64,
-    /// The longest an attempt may run, by the wall clock; `None` for no limit.
+    /// The maximum wall-clock duration of one attempt; `None` for no limit.
     pub timeout: Option<Duration>,
 }
 

@@ -89,8 +89,8 @@ impl StateDir {
             }
         };
         // TODO: a damaged database file can make redb panic on a later read
-        // or write; check its integrity here, or contain such panics, and
-        // tell the user to move the file aside.
+        // or write. Check its integrity here, or contain such panics, and tell
+        // the user to move the file aside.
         let database = Arc::new(database);
         remove_live_logs(path);
         let crashed = RedbRunStore::new(database.clone()).mark_crashed()?;

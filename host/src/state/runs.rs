@@ -197,7 +197,7 @@ pub struct TaskRecord {
     pub elements: Option<u64>,
 }
 
-/// Which flow runs a listing returns.
+/// A filter on the flow runs a listing returns.
 #[derive(Debug, Clone, Default)]
 pub struct RunFilter {
     /// Only runs of this flow.
@@ -220,25 +220,25 @@ pub trait RunStore: Send + Sync {
     /// lines, in one transaction.
     fn put_elements(&self, run_id: &str, task_id: &str, elements: &[(ElementRecord, Vec<LogLine>)]) -> Result<()>;
 
-    /// The element records of mapped task `task_id`, by index.
+    /// Returns the element records of mapped task `task_id`, by index.
     fn elements(&self, run_id: &str, task_id: &str) -> Result<Vec<ElementRecord>>;
 
     /// Keeps the output of task `task_id` of run `run_id` for a resumed run.
     fn put_output(&self, run_id: &str, task_id: &str, output: &[u8]) -> Result<()>;
 
-    /// The output kept by [`RunStore::put_output`], if any.
+    /// Returns the output kept by [`RunStore::put_output`], if any.
     fn output(&self, run_id: &str, task_id: &str) -> Result<Option<Vec<u8>>>;
 
-    /// The flow run `run_id`, if recorded.
+    /// Returns the flow run `run_id`, if recorded.
     fn run(&self, run_id: &str) -> Result<Option<RunRecord>>;
 
-    /// Flow runs that match `filter`, newest first.
+    /// Returns the flow runs that match `filter`, newest first.
     fn runs(&self, filter: &RunFilter) -> Result<Vec<RunRecord>>;
 
-    /// The task runs of flow run `run_id`.
+    /// Returns the task runs of flow run `run_id`.
     fn tasks(&self, run_id: &str) -> Result<Vec<TaskRecord>>;
 
-    /// The log lines of task `task_id` in flow run `run_id`.
+    /// Returns the log lines of task `task_id` in flow run `run_id`.
     fn logs(&self, run_id: &str, task_id: &str) -> Result<Vec<LogLine>>;
 }
 
