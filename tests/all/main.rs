@@ -10,6 +10,7 @@ mod fan_out;
 mod faults;
 mod flights;
 mod flights_reference;
+mod languages;
 mod manifests;
 mod recovery;
 mod reliability;

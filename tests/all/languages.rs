@@ -1,0 +1,118 @@
+//! Tasks written in languages other than Rust, built with their registry
+//! toolchains and run in the same host.
+
+use std::path::PathBuf;
+use std::process::Command;
+use std::sync::OnceLock;
+
+use wflow_host::state::{RunState, TaskState};
+
+use crate::support::{self, Sandbox};
+
+/// Builds the Python example once per test process and returns its path.
+/// Fails with what to install when componentize-py is missing: the test
+/// is never skipped.
+fn python_component() -> &'static PathBuf {
+    static BUILT: OnceLock<PathBuf> = OnceLock::new();
+    BUILT.get_or_init(|| {
+        let root = support::root();
+        let tool = std::env::var_os("WFLOW_COMPONENTIZE_PY")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| root.join("target/guest-tools/venv/bin/componentize-py"));
+        assert!(
+            tool.is_file(),
+            "componentize-py not found at {}; install it with ./scripts/install-guest-tools",
+            tool.display()
+        );
+        let output_dir = root.join("target/python-tests");
+        std::fs::create_dir_all(&output_dir).unwrap();
+        let component = output_dir.join("delays.wasm");
+        let output = Command::new(&tool)
+            .current_dir(&root)
+            .args(["-d", "wit", "-w", "task", "componentize", "delays"])
+            .args(["-p", "guest-sdk/python", "-p", "examples/hello-python", "-o"])
+            .arg(&component)
+            .output()
+            .expect("failed to start componentize-py");
+        assert!(output.status.success(), "componentize-py failed:\n{}", String::from_utf8_lossy(&output.stderr));
+        component
+    })
+}
+
+/// Computes the nearest-rank percentile `percent` of `sorted`, apart from
+/// the task's own code.
+fn nearest_rank(sorted: &[i64], percent: usize) -> i64 {
+    let rank = (percent * sorted.len()).div_ceil(100).max(1);
+    sorted[rank - 1]
+}
+
+fn delays_flow(sandbox: &Sandbox, flights: &str) -> PathBuf {
+    sandbox.write("flights.json", flights);
+    let extract = support::component("flights_extract").display().to_string();
+    let python = python_component().display().to_string();
+    sandbox.write(
+        "delays.toml",
+        &format!(
+            r#"
+[flow]
+name = "delays"
+
+[defaults]
+memory = "256MiB"
+
+[[tasks]]
+id = "extract"
+component = "{extract}"
+input = {{ file = "flights.json" }}
+
+[[tasks]]
+id = "delays"
+component = "{python}"
+input = {{ task = "extract" }}
+
+[[outputs]]
+task = "delays"
+path = "percentiles.json"
+"#
+        ),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn python_task_computes_percentiles() {
+    let sandbox = Sandbox::new();
+    let flights = std::fs::read_to_string(support::root().join("examples/flights/data/flights-2k.json")).unwrap();
+    let flow = support::load(&delays_flow(&sandbox, &flights), &[]);
+    let host = sandbox.host();
+
+    let report = support::run(&host, &flow).await;
+
+    assert_eq!(report.state, RunState::Completed, "{report:#?}");
+    let rows: Vec<serde_json::Value> = serde_json::from_str(&flights).unwrap();
+    let mut delays: Vec<i64> = rows.iter().map(|row| row["delay"].as_i64().unwrap()).collect();
+    delays.sort();
+    let written: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(sandbox.path().join("percentiles.json")).unwrap()).unwrap();
+    let expected = serde_json::json!({
+        "flights": 2000,
+        "p50": nearest_rank(&delays, 50),
+        "p90": nearest_rank(&delays, 90),
+        "p99": nearest_rank(&delays, 99),
+    });
+    assert_eq!(written, expected);
+    use wflow_host::state::RunStore as _;
+    let logs = host.runs().logs(&report.run_id, "delays").unwrap();
+    assert!(logs.iter().any(|line| line.message == "delays: 2000 delays"), "{logs:?}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn python_task_error_is_fatal() {
+    let sandbox = Sandbox::new();
+    let flow = support::load(&delays_flow(&sandbox, "[{\"delay\": \"late\"}]"), &[]);
+
+    let report = support::run(&sandbox.host(), &flow).await;
+
+    let task = report.task("delays").unwrap();
+    assert_eq!(task.state, TaskState::Failed);
+    assert_eq!(task.error.as_deref(), Some("task `delays` failed: input has no row with an integer `delay`"));
+}
