@@ -15,7 +15,7 @@ pub enum ParamValue {
     Boolean(bool),
 }
 
-/// What a task knows about the run it is part of.
+/// The run information passed to a task.
 #[derive(Debug, Clone)]
 pub struct Context {
     flow: String,

@@ -1,4 +1,4 @@
-//! How a task's input bytes become a value, and its output value bytes.
+//! Conversion of a task's input bytes to a value, and of its output value to bytes.
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;

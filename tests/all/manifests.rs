@@ -11,7 +11,7 @@ use wflow_host::manifest::{self, Location, ManifestError};
 
 use crate::support::{self, Sandbox};
 
-/// Loads `name` from a sandbox that also holds `fixture.wasm`, and returns
+/// Loads `name` from a sandbox that also contains `fixture.wasm`, and returns
 /// the error text with the sandbox path replaced by `<dir>`.
 fn load_error(sandbox: &Sandbox, manifest: &Path, pairs: &[(&str, &str)]) -> String {
     let name = manifest.file_name().unwrap();

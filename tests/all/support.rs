@@ -22,13 +22,13 @@ const GUEST_PACKAGES: &[&str] = &[
     "wflow-fixture-faults",
 ];
 
-/// The workspace root.
+/// Returns the workspace root.
 pub fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("the host crate is inside the workspace").to_path_buf()
 }
 
 /// Builds every guest component once per test process and returns the
-/// folder that holds the `.wasm` files.
+/// folder that contains the `.wasm` files.
 pub fn components() -> &'static Path {
     static BUILT: OnceLock<PathBuf> = OnceLock::new();
     BUILT.get_or_init(|| {
@@ -49,7 +49,7 @@ pub fn components() -> &'static Path {
     })
 }
 
-/// The path of the built component `name`, such as `flights_clean`.
+/// Returns the path of the built component `name`, such as `flights_clean`.
 pub fn component(name: &str) -> PathBuf {
     components().join(format!("{name}.wasm"))
 }
@@ -103,7 +103,7 @@ pub async fn run(host: &Host, flow: &Flow) -> RunReport {
     host.run(flow, &RunOptions::default(), Arc::new(NoObserver)).await.expect("the run could not be recorded")
 }
 
-/// The ids of the tasks in `report` that ran, meaning they were not cached.
+/// Returns the ids of the tasks in `report` that ran, meaning they were not cached.
 pub fn ran(report: &RunReport) -> Vec<&str> {
     report.tasks.iter().filter(|task| !task.cache_hit).map(|task| task.id.as_str()).collect()
 }
@@ -119,8 +119,9 @@ pub fn wflow(cwd: &Path, state_dir: &Path, args: &[&str]) -> Output {
         .expect("failed to start wflow-host")
 }
 
-/// A copy of the flights flow in `sandbox`, with its data, whose component
-/// paths point at the built components and whose `out` is inside the sandbox.
+/// Copies the flights flow and its data into `sandbox`, with component paths
+/// that point at the built components and `out` inside the sandbox, and
+/// returns the manifest's path.
 pub fn flights_flow(sandbox: &Sandbox) -> PathBuf {
     let example = root().join("examples/flights");
     let text = std::fs::read_to_string(example.join("flow.toml")).unwrap();

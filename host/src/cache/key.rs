@@ -9,8 +9,8 @@ const KEY_VERSION: &[u8] = b"wflow-cache-key-v1";
 
 /// A blake3 hash of everything that can change a task's output: the
 /// component's bytes, the input bytes, the flow name, the task id and the
-/// parameters the task sees. The run id and the attempt are left out: a task
-/// whose output depends on them must not be cached.
+/// parameters passed to the task. The run id and the attempt are left out,
+/// so a task whose output depends on them must not be cached.
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
 pub struct CacheKey([u8; 32]);
 
@@ -46,7 +46,7 @@ impl CacheKey {
         &self.0
     }
 
-    /// The key as 64 lowercase hex digits.
+    /// Formats the key as 64 lowercase hex digits.
     pub fn to_hex(&self) -> String {
         self.0.iter().map(|byte| format!("{byte:02x}")).collect()
     }
@@ -64,7 +64,7 @@ impl CacheKey {
     }
 }
 
-/// A parameter value as bytes, with its type tag, so that the string "10"
+/// Encodes a parameter value as bytes, with its type tag, so that the string "10"
 /// and the integer 10 give different keys.
 fn param_bytes(value: &ParamValue) -> Vec<u8> {
     let (tag, body) = match value {

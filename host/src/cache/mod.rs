@@ -15,12 +15,12 @@ use anyhow::Result;
 pub use key::CacheKey;
 pub use redb_cache::RedbOutputCache;
 
-/// Where stored task outputs live.
+/// Storage of task outputs.
 ///
 /// TODO: nothing removes expired entries or compiled artifacts of old
 /// components yet; a `gc` command or a size cap belongs here.
 pub trait OutputCache: Send + Sync {
-    /// The output stored under `key`, unless it is missing, older than `ttl`
+    /// Returns the output stored under `key`, unless it is missing, older than `ttl`
     /// or unreadable. A corrupt entry is removed and reported as missing.
     fn get(&self, key: &CacheKey, ttl: Option<Duration>) -> Result<Option<Vec<u8>>>;
 

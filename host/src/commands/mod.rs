@@ -26,7 +26,7 @@ pub enum Status {
     HostError = 3,
 }
 
-/// The current directory, against which command-line paths resolve.
+/// Returns the current directory, against which command-line paths resolve.
 pub fn current_dir() -> PathBuf {
     std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."))
 }

@@ -40,7 +40,7 @@ pub(crate) struct TaskRun {
     pub(crate) flow: String,
     pub(crate) run_id: String,
     pub(crate) task: TaskSpec,
-    /// The parameters the task sees, sorted by name.
+    /// The parameters passed to the task, sorted by name.
     pub(crate) params: Vec<(String, ParamValue)>,
     /// Every parameter value, for an input that reads a parameter.
     pub(crate) values: Arc<BTreeMap<String, ParamValue>>,
@@ -365,7 +365,7 @@ impl TaskRun {
         Finished { report, output, logs, attempts, started_at_ms, output_key }
     }
 
-    /// Why the run stopped, for the messages of cancelled tasks.
+    /// Returns why the run stopped, for the messages of cancelled tasks.
     fn stop_reason(&self) -> &'static str {
         stop_reason(self.timed_out.load(Ordering::Relaxed))
     }
@@ -448,7 +448,7 @@ pub(crate) fn stop_reason(timed_out: bool) -> &'static str {
     if timed_out { "the flow timed out" } else { "the run was cancelled" }
 }
 
-/// The byte ranges of the elements of the JSON array `bytes`, without
+/// Returns the byte ranges of the elements of the JSON array `bytes`, without
 /// copying them.
 fn element_ranges(bytes: &[u8]) -> Result<Vec<std::ops::Range<usize>>, String> {
     let elements: Vec<&serde_json::value::RawValue> =
@@ -463,7 +463,7 @@ fn element_ranges(bytes: &[u8]) -> Result<Vec<std::ops::Range<usize>>, String> {
         .collect())
 }
 
-/// The final state of a task whose last attempt ended with `output`.
+/// Returns the final state of a task whose last attempt ended with `output`.
 fn state_of(output: &Result<Vec<u8>, TaskFailure>) -> TaskState {
     match output {
         Ok(_) => TaskState::Completed,
@@ -473,7 +473,7 @@ fn state_of(output: &Result<Vec<u8>, TaskFailure>) -> TaskState {
     }
 }
 
-/// A task that did not run, because an upstream task did not complete or
+/// Builds the result of a task that did not run, because an upstream task did not complete or
 /// because the run was cancelled first.
 pub(crate) fn not_run(task: &TaskSpec, state: TaskState, error: String) -> Finished {
     let report = TaskReport {
@@ -512,7 +512,7 @@ mod tests {
     }
 }
 
-/// A task whose output a resumed run takes from the run it resumes.
+/// Builds the result of a task whose output a resumed run takes from the run it resumes.
 pub(crate) fn reused(task: &TaskSpec, output: Arc<Vec<u8>>) -> Finished {
     let report = TaskReport {
         id: task.id.clone(),

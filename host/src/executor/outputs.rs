@@ -28,7 +28,7 @@ pub(crate) fn write_all(specs: &[OutputSpec], outputs: &HashMap<String, Arc<Vec<
         .collect()
 }
 
-/// The bytes to write: the whole output, or the part a JSON pointer selects
+/// Selects the bytes to write: the whole output, or the part a JSON pointer selects
 /// (a JSON string as its text, any other value as pretty JSON).
 fn select(spec: &OutputSpec, output: &[u8]) -> Result<Vec<u8>, String> {
     let Some(pointer) = &spec.pointer else {

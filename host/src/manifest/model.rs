@@ -44,7 +44,7 @@ pub struct TaskSpec {
     /// The component file, absolute.
     pub component: PathBuf,
     pub input: InputSpec,
-    /// The parameters the task sees, sorted by name.
+    /// The parameters passed to the task, sorted by name.
     pub params: Vec<String>,
     pub limits: Limits,
     pub cache: CachePolicy,
@@ -139,7 +139,7 @@ impl RetryPolicy {
         jitter: 0.2,
     };
 
-    /// The delay before retrying after failed attempt `attempt` (from 1),
+    /// Computes the delay before retrying after failed attempt `attempt` (from 1),
     /// before jitter.
     pub fn base_delay(&self, attempt: u32) -> Duration {
         let exponent = attempt.saturating_sub(1).min(1024) as i32;
@@ -148,7 +148,7 @@ impl RetryPolicy {
         Duration::from_secs_f64(capped.max(0.0))
     }
 
-    /// The delay before retrying after failed attempt `attempt`, with jitter
+    /// Computes the delay before retrying after failed attempt `attempt`, with jitter
     /// from `unit`, a number drawn uniformly from `[0, 1)`.
     pub fn delay_with_jitter(&self, attempt: u32, unit: f64) -> Duration {
         let factor = 1.0 - self.jitter + 2.0 * self.jitter * unit.clamp(0.0, 1.0);

@@ -41,7 +41,7 @@ pub(crate) fn parse_fuel(value: &toml::Value) -> Result<Option<u64>, String> {
     }
 }
 
-/// The longest duration a manifest may set, so that deadlines computed from
+/// The maximum duration a manifest may set, so that deadlines computed from
 /// it never overflow.
 const MAX_DURATION: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
 

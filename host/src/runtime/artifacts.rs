@@ -107,7 +107,7 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
     Ok(())
 }
 
-/// A hex hash of everything in the engine that makes artifacts incompatible.
+/// Computes a hex hash of everything in the engine that makes artifacts incompatible.
 fn engine_hash(engine: &Engine) -> String {
     let mut hasher = Blake3Hasher(blake3::Hasher::new());
     engine.precompile_compatibility_hash().hash(&mut hasher);

@@ -48,7 +48,7 @@ pub struct TaskContext {
     pub task: String,
     pub run_id: String,
     pub attempt: u32,
-    /// The parameters the task sees, sorted by name.
+    /// The parameters passed to the task, sorted by name.
     pub params: Vec<(String, ParamValue)>,
 }
 

@@ -2,7 +2,7 @@
 //! `logs/RUN_ID.jsonl` of the state directory, appended as tasks write.
 //!
 //! The run records in redb are written when each task ends and can be read
-//! only by the process that holds the state directory. The live log is a
+//! only by the process that has the state directory open. The live log is a
 //! plain file, so `runs logs --follow` in another process can read a run
 //! while it goes on. Its last line is an end marker with the run's state.
 
@@ -30,7 +30,7 @@ pub enum LiveEntry {
     End { end: RunState },
 }
 
-/// The path of run `run_id`'s live log in the state directory `state_dir`.
+/// Returns the path of run `run_id`'s live log in the state directory `state_dir`.
 pub fn live_log_path(state_dir: &Path, run_id: &str) -> PathBuf {
     state_dir.join(LIVE_LOG_DIR).join(format!("{run_id}.jsonl"))
 }

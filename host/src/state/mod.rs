@@ -1,8 +1,8 @@
-//! The state directory: one folder that holds the redb database (output
+//! The state directory: one folder that contains the redb database (output
 //! cache and run records) and the compiled component artifacts.
 //!
 //! redb allows one process at a time to open a database file. A process
-//! holds the state directory for as long as its command runs; a second
+//! keeps the state directory open for as long as its command runs. A second
 //! process waits for it (up to a limit it is given) and then runs, so two
 //! runs started together both complete and are both recorded, one after the
 //! other. A process that waits past its limit fails with a message that
@@ -51,8 +51,9 @@ impl StateDir {
     /// Opens the state directory at `path`, creating it when missing. When
     /// another process has it open, waits up to `wait` for it, then fails.
     ///
-    /// Opening marks every run still recorded as running as crashed: while
-    /// this process holds the database no other process can be running one.
+    /// Opening marks every run still recorded as running as crashed, because
+    /// no other process can be running one while this process has the
+    /// database open.
     pub fn open(path: &Path, wait: Duration) -> Result<Self> {
         if path.exists() && !path.is_dir() {
             bail!("state directory `{}` is not a folder; pass --state-dir with a folder", path.display());
@@ -61,14 +62,14 @@ impl StateDir {
             .with_context(|| format!("failed to create state directory `{}`", path.display()))?;
         let database_path = path.join(DATABASE_FILE);
         let started = Instant::now();
-        let mut told = false;
+        let mut warned = false;
         let database = loop {
             match redb::Builder::new().set_cache_size(DATABASE_CACHE_BYTES).create(&database_path) {
                 Ok(database) => break database,
                 Err(redb::DatabaseError::DatabaseAlreadyOpen) if started.elapsed() < wait => {
-                    if !told {
+                    if !warned {
                         tracing::warn!(path = %path.display(), "state directory is in use by another wflow-host process; waiting");
-                        told = true;
+                        warned = true;
                     }
                     std::thread::sleep(OPEN_RETRY_PERIOD);
                 }
@@ -110,14 +111,14 @@ impl StateDir {
         self.path.join(ARTIFACT_DIR)
     }
 
-    /// The redb database that holds the cache and the run records.
+    /// The redb database that contains the cache and the run records.
     pub fn database(&self) -> Arc<redb::Database> {
         self.database.clone()
     }
 }
 
-/// Removes the live logs of earlier runs. While this process holds the
-/// state directory, no other process is running a flow that writes one.
+/// Removes the live logs of earlier runs. While this process has the state
+/// directory open, no other process is running a flow that writes one.
 fn remove_live_logs(state_dir: &Path) {
     let folder = live_log_path(state_dir, "run").parent().map(Path::to_path_buf).unwrap_or_default();
     let Ok(entries) = std::fs::read_dir(&folder) else { return };
@@ -128,7 +129,7 @@ fn remove_live_logs(state_dir: &Path) {
     }
 }
 
-/// The default state directory: `$XDG_STATE_HOME/wflow`, else
+/// Returns the default state directory: `$XDG_STATE_HOME/wflow`, else
 /// `$HOME/.local/state/wflow`, else `.wflow` in the current directory.
 pub fn default_state_dir() -> PathBuf {
     if let Some(state_home) = std::env::var_os("XDG_STATE_HOME").filter(|value| !value.is_empty()) {
