@@ -7,7 +7,7 @@ use std::sync::Arc;
 use clap::Args;
 use wflow_host::executor::{RunObserver, RunOptions, RunReport, TaskReport};
 use wflow_host::manifest::{self, Flow, ParamOverride, display_bytes};
-use wflow_host::runtime::{LogLevel, LogLine, LogStream};
+use wflow_host::runtime::{LogLevel, LogLine};
 use wflow_host::state::{AttemptRecord, RunState, TaskState};
 use wflow_host::Host;
 use wflow_host::state::RunStore as _;
@@ -205,24 +205,19 @@ impl Printer {
 }
 
 impl Printer {
-    /// Prints a task's log lines on stderr, prefixed by the task id.
-    fn print_logs(&self, task: &str, logs: &[LogLine]) {
+    /// Prints a task's log line on stderr, prefixed by the task id, unless
+    /// its level is below what `--verbose` shows.
+    fn print_log(&self, task: &str, line: &LogLine) {
         let minimum = if self.verbose { LogLevel::Trace } else { LogLevel::Info };
-        let mut stderr = std::io::stderr().lock();
-        for line in logs.iter().filter(|line| line.level >= minimum) {
-            let source = match line.stream {
-                LogStream::Log => line.level.to_string(),
-                LogStream::Stdout => "stdout".to_string(),
-                LogStream::Stderr => "stderr".to_string(),
-            };
-            let _ = writeln!(stderr, "[{task}] {source}: {}", line.message);
+        if line.level >= minimum {
+            let _ = writeln!(std::io::stderr(), "[{task}] {}: {}", line.source(), line.message);
         }
     }
 }
 
 impl RunObserver for Printer {
     fn task_log(&self, task: &str, line: &LogLine) {
-        self.print_logs(task, std::slice::from_ref(line));
+        self.print_log(task, line);
     }
 
     fn task_retrying(&self, task: &str, attempt: &AttemptRecord, _logs: &[LogLine]) {

@@ -6,7 +6,7 @@ use anyhow::{Context as _, Result, bail};
 use clap::{Args, Subcommand};
 use comfy_table::{Table, presets::UTF8_BORDERS_ONLY};
 use wflow_host::manifest::display_bytes;
-use wflow_host::runtime::{LogLine, LogStream};
+use wflow_host::runtime::LogLine;
 use wflow_host::state::{
     LiveEntry, RedbRunStore, RunFilter, RunRecord, RunState, RunStore, StateDir, TaskRecord, live_log_path,
 };
@@ -131,7 +131,7 @@ fn find_run(runs: &RedbRunStore, run_id: &str) -> Result<RunRecord> {
     }
 }
 
-/// The task runs of `run_id` in the order they started.
+/// Reads the task runs of `run_id` in the order they started.
 fn tasks_by_start(runs: &RedbRunStore, run_id: &str) -> Result<Vec<TaskRecord>> {
     let mut tasks = runs.tasks(run_id)?;
     tasks.sort_by_key(|task| task.started_at_ms);
@@ -214,7 +214,7 @@ fn logs(runs: &RedbRunStore, run_id: &str, only_task: Option<&str>, json: bool) 
     Ok(())
 }
 
-/// The log keys of a task: its id, then `ID[N]` for each element if mapped.
+/// Lists the log keys of a task: its id, then `ID[N]` for each element if mapped.
 fn log_ids(task: &TaskRecord) -> Vec<String> {
     let mut ids = vec![task.task_id.clone()];
     if let Some(count) = task.elements {
@@ -300,12 +300,7 @@ fn follow_logs(state_dir: &Path, run_id: &str, only_task: Option<&str>, json: bo
 }
 
 fn print_line(task: &str, line: &LogLine) {
-    let source = match line.stream {
-        LogStream::Log => line.level.to_string(),
-        LogStream::Stdout => "stdout".to_string(),
-        LogStream::Stderr => "stderr".to_string(),
-    };
-    say!("{} [{task}#{}] {source}: {}", format_time(line.timestamp_ms), line.attempt, line.message);
+    say!("{} [{task}#{}] {}: {}", format_time(line.timestamp_ms), line.attempt, line.source(), line.message);
 }
 
 /// Formats milliseconds since the Unix epoch as an RFC 3339 UTC time.

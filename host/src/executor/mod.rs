@@ -305,14 +305,10 @@ impl Executor {
             output_key: finished.output_key.map(|key| key.to_hex()),
             elements: report.elements,
         };
-        if let Some(output) = &finished.output {
-            if finished.output_key.is_none() {
-                if let Err(error) = self.runs.put_output(run_id, &report.id, output) {
-                    tracing::error!(task = %report.id, error = %format!("{error:#}"), "failed to keep the output for resuming");
-                }
-            }
-        }
-        if let Err(error) = self.runs.put_task(run_id, &record, &finished.logs) {
+        // An output the cache does not keep is copied with the record, so
+        // that a resumed run can reuse it.
+        let kept_output = finished.output.as_deref().filter(|_| finished.output_key.is_none()).map(Vec::as_slice);
+        if let Err(error) = self.runs.put_task(run_id, &record, &finished.logs, kept_output) {
             tracing::error!(task = %report.id, error = %format!("{error:#}"), "failed to record the task run");
         }
         observer.task_finished(&report, &finished.logs);
@@ -326,7 +322,7 @@ impl Executor {
 }
 
 impl Executor {
-    /// The outputs of the tasks that completed in run `run_id` and can still
+    /// Collects the outputs of the tasks that completed in run `run_id` and can still
     /// be read: from the cache by their recorded key, else as kept with the
     /// run. A task whose output cannot be read runs again.
     fn reusable_outputs(&self, run_id: &str) -> Result<HashMap<String, Arc<Vec<u8>>>> {

@@ -1,4 +1,4 @@
-//! What one task attempt produced: its output or the reason it failed, and
+//! The outcome of one task attempt: its output or the reason it failed, and
 //! what it consumed.
 
 use std::fmt;
@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::manifest::display_bytes;
 
-/// Why a task attempt failed. Each cause has its own message, and none of
+/// The cause of a failed task attempt. Each cause has its own message, and none of
 /// them is a fault of the host.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TaskFailure {
@@ -49,7 +49,7 @@ impl TaskFailure {
         }
     }
 
-    /// The message for the user, naming the task: "task `clean` ran out of fuel".
+    /// Returns the message for the user, naming the task: "task `clean` ran out of fuel".
     pub fn describe(&self, task: &str) -> String {
         format!("task `{task}` {self}")
     }
@@ -102,7 +102,7 @@ impl fmt::Display for LogLevel {
     }
 }
 
-/// Where a log line came from.
+/// The origin of a log line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum LogStream {
@@ -124,6 +124,18 @@ pub struct LogLine {
     pub message: String,
 }
 
+impl LogLine {
+    /// Names where the line came from for display: its level for a `log`
+    /// line, else `stdout` or `stderr`.
+    pub fn source(&self) -> String {
+        match self.stream {
+            LogStream::Log => self.level.to_string(),
+            LogStream::Stdout => "stdout".to_string(),
+            LogStream::Stderr => "stderr".to_string(),
+        }
+    }
+}
+
 /// The result of one task attempt.
 #[derive(Debug, Clone)]
 pub struct TaskResult {
@@ -140,7 +152,7 @@ pub struct TaskResult {
 }
 
 impl TaskResult {
-    /// An output reused from the cache, with nothing consumed.
+    /// Builds the result of an output reused from the cache, with nothing consumed.
     pub fn stored(output: Vec<u8>) -> Self {
         TaskResult {
             output: Ok(output),
@@ -152,7 +164,7 @@ impl TaskResult {
         }
     }
 
-    /// A failure that happened before the component started.
+    /// Builds the result of a failure that happened before the component started.
     pub fn failed_before_start(failure: TaskFailure, detail: Option<String>) -> Self {
         TaskResult {
             output: Err(failure),

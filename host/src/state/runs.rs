@@ -213,8 +213,9 @@ pub trait RunStore: Send + Sync {
     /// Inserts or replaces the record of a flow run.
     fn put_run(&self, run: &RunRecord) -> Result<()>;
 
-    /// Inserts or replaces the record of a task run, with its log lines.
-    fn put_task(&self, run_id: &str, task: &TaskRecord, logs: &[LogLine]) -> Result<()>;
+    /// Inserts or replaces the record of a task run with its log lines and,
+    /// when given, a copy of its output for a resumed run, in one transaction.
+    fn put_task(&self, run_id: &str, task: &TaskRecord, logs: &[LogLine], output: Option<&[u8]>) -> Result<()>;
 
     /// Inserts element records of mapped task `task_id`, each with its log
     /// lines, in one transaction.
@@ -223,10 +224,7 @@ pub trait RunStore: Send + Sync {
     /// Returns the element records of mapped task `task_id`, by index.
     fn elements(&self, run_id: &str, task_id: &str) -> Result<Vec<ElementRecord>>;
 
-    /// Keeps the output of task `task_id` of run `run_id` for a resumed run.
-    fn put_output(&self, run_id: &str, task_id: &str, output: &[u8]) -> Result<()>;
-
-    /// Returns the output kept by [`RunStore::put_output`], if any.
+    /// Returns the output kept by [`RunStore::put_task`], if any.
     fn output(&self, run_id: &str, task_id: &str) -> Result<Option<Vec<u8>>>;
 
     /// Returns the flow run `run_id`, if recorded.
@@ -287,13 +285,16 @@ impl RunStore for RedbRunStore {
         Ok(())
     }
 
-    fn put_task(&self, run_id: &str, task: &TaskRecord, logs: &[LogLine]) -> Result<()> {
+    fn put_task(&self, run_id: &str, task: &TaskRecord, logs: &[LogLine], output: Option<&[u8]>) -> Result<()> {
         let json = serde_json::to_vec(task)?;
         let logs = serde_json::to_vec(logs)?;
         let key = (run_id, task.task_id.as_str());
         let transaction = self.database.begin_write()?;
         transaction.open_table(TASK_RUNS)?.insert(key, json.as_slice())?;
         transaction.open_table(TASK_LOGS)?.insert(key, logs.as_slice())?;
+        if let Some(output) = output {
+            transaction.open_table(RUN_OUTPUTS)?.insert(key, output)?;
+        }
         transaction.commit().context("failed to record the task run")?;
         Ok(())
     }
@@ -313,13 +314,6 @@ impl RunStore for RedbRunStore {
             }
         }
         transaction.commit().context("failed to record element runs")?;
-        Ok(())
-    }
-
-    fn put_output(&self, run_id: &str, task_id: &str, output: &[u8]) -> Result<()> {
-        let transaction = self.database.begin_write()?;
-        transaction.open_table(RUN_OUTPUTS)?.insert((run_id, task_id), output)?;
-        transaction.commit().context("failed to keep a task output for resuming")?;
         Ok(())
     }
 
