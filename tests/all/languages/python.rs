@@ -1,5 +1,4 @@
-//! Tasks written in languages other than Rust, built with their registry
-//! toolchains and run in the same host.
+//! Python tasks, built with componentize-py and the `wflow` module.
 
 use std::path::PathBuf;
 use std::process::Command;
