@@ -29,8 +29,9 @@ pub mod manifest;
 pub mod runtime;
 pub mod state;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Result;
 
@@ -40,6 +41,24 @@ pub use executor::{Executor, NoObserver, RunObserver, RunOptions, RunReport, Tas
 pub use manifest::{Flow, ManifestError};
 pub use runtime::Runtime;
 pub use state::{RedbRunStore, RunStore, StateDir};
+
+/// How [`Host::open_with`] opens a host.
+#[derive(Debug, Clone)]
+pub struct HostOptions {
+    /// How long to wait for another process that has the state directory
+    /// open.
+    pub state_wait: Duration,
+    /// The folder of compiled components, when not the state directory's
+    /// own. Several state directories, and processes, may share one: its
+    /// files are written by atomic renames and checked before loading.
+    pub artifact_dir: Option<PathBuf>,
+}
+
+impl Default for HostOptions {
+    fn default() -> Self {
+        HostOptions { state_wait: state::DEFAULT_STATE_WAIT, artifact_dir: None }
+    }
+}
 
 /// The embedded host: a state directory, a runtime and an executor wired
 /// together with the redb cache and run store and the local dispatcher.
@@ -59,9 +78,16 @@ impl Host {
 
     /// Opens the state directory at `path`, waiting up to `wait` for another
     /// process that has it open, and creates the runtime.
-    pub fn open_with_wait(path: &Path, wait: std::time::Duration) -> Result<Self> {
-        let state = StateDir::open(path, wait)?;
-        let runtime = Arc::new(Runtime::new(state.artifact_dir())?);
+    pub fn open_with_wait(path: &Path, wait: Duration) -> Result<Self> {
+        Self::open_with(path, &HostOptions { state_wait: wait, ..HostOptions::default() })
+    }
+
+    /// Opens the state directory at `path` with `options`, and creates the
+    /// runtime.
+    pub fn open_with(path: &Path, options: &HostOptions) -> Result<Self> {
+        let state = StateDir::open(path, options.state_wait)?;
+        let artifact_dir = options.artifact_dir.clone().unwrap_or_else(|| state.artifact_dir());
+        let runtime = Arc::new(Runtime::new(artifact_dir)?);
         let executor = Executor::new(
             Arc::new(LocalDispatcher::new(runtime.clone())),
             Arc::new(RedbOutputCache::new(state.database())),

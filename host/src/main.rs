@@ -39,6 +39,14 @@ struct Cli {
     #[arg(long, global = true, env = "WFLOW_STATE_WAIT", value_name = "DURATION", default_value = "30s", value_parser = humantime::parse_duration)]
     state_wait: std::time::Duration,
 
+    /// Folder of compiled components, shared by any number of state
+    /// directories; default the state directory's `artifacts` folder.
+    ///
+    /// Compiling a large component (Python, JavaScript) takes seconds; a
+    /// shared folder compiles it once for every state directory.
+    #[arg(long, global = true, env = "WFLOW_ARTIFACT_DIR", value_name = "DIR")]
+    artifact_dir: Option<PathBuf>,
+
     /// Format of the host's own diagnostics on stderr: `text` or `json`.
     ///
     /// `RUST_LOG` filters them (default `warn`). Task lines and summaries on
@@ -55,6 +63,7 @@ enum LogFormat {
 
 #[derive(Subcommand)]
 enum Command {
+    New(commands::new::NewArgs),
     Run(commands::run::RunArgs),
     Runs(commands::runs::RunsArgs),
     Validate(commands::validate::ValidateArgs),
@@ -71,7 +80,11 @@ fn main() -> ExitCode {
 
     let state_dir = cli.state_dir.unwrap_or_else(wflow_host::state::default_state_dir);
     let status = match cli.command {
-        Command::Run(args) => commands::run::execute(args, &state_dir, cli.state_wait),
+        Command::New(args) => commands::new::execute(args),
+        Command::Run(args) => {
+            let options = wflow_host::HostOptions { state_wait: cli.state_wait, artifact_dir: cli.artifact_dir };
+            commands::run::execute(args, &state_dir, &options)
+        }
         Command::Runs(args) => commands::runs::execute(args, &state_dir, cli.state_wait),
         Command::Validate(args) => commands::validate::execute(args),
     };

@@ -14,3 +14,4 @@ mod languages;
 mod manifests;
 mod recovery;
 mod reliability;
+mod scaffold;

@@ -7,7 +7,7 @@ use std::sync::{Arc, OnceLock};
 
 use wflow_host::executor::{NoObserver, RunOptions, RunReport};
 use wflow_host::manifest::{self, Flow, ParamOverride};
-use wflow_host::Host;
+use wflow_host::{Host, HostOptions};
 
 /// The guest crates the tests run, by package name.
 const GUEST_PACKAGES: &[&str] = &[
@@ -83,8 +83,13 @@ impl Sandbox {
         path
     }
 
+    /// Opens a host on this sandbox's state directory. Compiled components
+    /// go to one folder that every test shares, as `--artifact-dir` allows,
+    /// so that a Python or JavaScript component is compiled once per build
+    /// of the suite rather than once per test.
     pub fn host(&self) -> Host {
-        Host::open(&self.state_dir()).expect("failed to open the host")
+        let options = HostOptions { artifact_dir: Some(artifact_dir()), ..HostOptions::default() };
+        Host::open_with(&self.state_dir(), &options).expect("failed to open the host")
     }
 }
 
@@ -108,11 +113,17 @@ pub fn ran(report: &RunReport) -> Vec<&str> {
     report.tasks.iter().filter(|task| !task.cache_hit).map(|task| task.id.as_str()).collect()
 }
 
+/// The folder of compiled components that all tests share.
+pub fn artifact_dir() -> PathBuf {
+    root().join("target/test-artifacts")
+}
+
 /// Runs the `wflow-host` binary in `cwd` with `args`.
 pub fn wflow(cwd: &Path, state_dir: &Path, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_wflow-host"))
         .current_dir(cwd)
         .env("WFLOW_STATE_DIR", state_dir)
+        .env("WFLOW_ARTIFACT_DIR", artifact_dir())
         .env_remove("RUST_LOG")
         .args(args)
         .output()

@@ -11,6 +11,7 @@ macro_rules! say {
     }};
 }
 
+pub mod new;
 pub mod run;
 pub mod runs;
 pub mod validate;

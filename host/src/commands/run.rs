@@ -9,7 +9,7 @@ use wflow_host::executor::{RunObserver, RunOptions, RunReport, TaskReport};
 use wflow_host::manifest::{self, Flow, ParamOverride, display_bytes};
 use wflow_host::runtime::{LogLevel, LogLine};
 use wflow_host::state::{AttemptRecord, RunState, TaskState};
-use wflow_host::Host;
+use wflow_host::{Host, HostOptions};
 use wflow_host::state::RunStore as _;
 
 use super::{Status, current_dir, display_path};
@@ -59,13 +59,13 @@ pub struct RunArgs {
     max_parallel: Option<u32>,
 }
 
-pub fn execute(args: RunArgs, state_dir: &Path, state_wait: std::time::Duration) -> Status {
+pub fn execute(args: RunArgs, state_dir: &Path, host_options: &HostOptions) -> Status {
     // A new run is checked before the state directory is touched; a resumed
     // run needs the state directory to find its manifest and parameters.
     let mut opened = None;
     let loaded = match (&args.resume, &args.flow) {
         (Some(run_id), _) => {
-            let host = match Host::open_with_wait(state_dir, state_wait) {
+            let host = match Host::open_with(state_dir, host_options) {
                 Ok(host) => host,
                 Err(error) => {
                     eprintln!("error: {error:#}");
@@ -95,7 +95,7 @@ pub fn execute(args: RunArgs, state_dir: &Path, state_wait: std::time::Duration)
             return Status::HostError;
         }
     };
-    let host = match opened.map_or_else(|| Host::open_with_wait(state_dir, state_wait), Ok) {
+    let host = match opened.map_or_else(|| Host::open_with(state_dir, host_options), Ok) {
         Ok(host) => host,
         Err(error) => {
             eprintln!("error: {error:#}");
@@ -277,10 +277,10 @@ fn print_summary(report: &RunReport) {
         .collect();
     let state = report.state.name();
     say!(
-        "\nflow `{}` {state} in {:.1} ms: {} tasks ({}); run {}",
+        "\nflow `{}` {state} in {:.1} ms: {} ({}); run {}",
         report.flow,
         report.duration.as_secs_f64() * 1000.0,
-        report.tasks.len(),
+        plural(report.tasks.len(), "task"),
         counts.join(", "),
         report.run_id
     );
@@ -317,4 +317,9 @@ mod tests {
         assert_eq!(group_digits(1000), "1,000");
         assert_eq!(group_digits(44370822), "44,370,822");
     }
+}
+
+/// `count` and `noun`, with an `s` unless `count` is 1: "1 task", "2 tasks".
+pub(crate) fn plural(count: usize, noun: &str) -> String {
+    if count == 1 { format!("{count} {noun}") } else { format!("{count} {noun}s") }
 }

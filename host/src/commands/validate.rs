@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use clap::Args;
 use wflow_host::manifest::{self, ParamOverride};
 
+use super::run::plural;
 use super::{Status, current_dir};
 
 /// Check a flow manifest and its parameters without running any task.
@@ -25,13 +26,13 @@ pub fn execute(args: ValidateArgs) -> Status {
         Ok(flow) => {
             let order: Vec<&str> = flow.tasks.iter().map(|task| task.id.as_str()).collect();
             say!(
-                "{}: flow `{}` is valid: {} tasks ({}), {} parameters, {} outputs",
+                "{}: flow `{}` is valid: {} ({}), {}, {}",
                 args.flow.display(),
                 flow.name,
-                flow.tasks.len(),
+                plural(flow.tasks.len(), "task"),
                 order.join(", "),
-                flow.params.len(),
-                flow.outputs.len()
+                plural(flow.params.len(), "parameter"),
+                plural(flow.outputs.len(), "output")
             );
             Status::Success
         }
