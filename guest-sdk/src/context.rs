@@ -9,9 +9,13 @@ use crate::bindings::wflow::task::types;
 /// path, which names a file on the host: a task cannot open it.
 #[derive(Debug, Clone, PartialEq)]
 pub enum ParamValue {
+    /// A `string` or `path` parameter.
     Text(String),
+    /// An `integer` parameter.
     Integer(i64),
+    /// A `float` parameter.
     Float(f64),
+    /// A `boolean` parameter.
     Boolean(bool),
 }
 
@@ -74,10 +78,22 @@ impl Context {
         self.params.iter().map(|(name, value)| (name.as_str(), value))
     }
 
-    /// Returns the parameter `name` converted to `T`.
+    /// Returns the parameter `name` converted to `T`: `String`, `i64`, `f64`
+    /// or `bool`.
     ///
     /// Fails with a fatal error when the manifest does not pass the parameter
-    /// to this task or when its type does not convert to `T`.
+    /// to this task or when its type does not convert to `T`. An `integer`
+    /// parameter also converts to `f64`.
+    ///
+    /// ```no_run
+    /// # use wflow_guest::{Context, Result};
+    /// fn run(ctx: &Context, rows: Vec<i64>) -> Result<Vec<i64>> {
+    ///     // The manifest lists `threshold` in this task's `params`.
+    ///     let threshold: i64 = ctx.param("threshold")?;
+    ///     Ok(rows.into_iter().filter(|delay| *delay >= threshold).collect())
+    /// }
+    /// # wflow_guest::task!(run);
+    /// ```
     pub fn param<T: FromParam>(&self, name: &str) -> Result<T, TaskError> {
         let Some((_, value)) = self.params.iter().find(|(key, _)| key == name) else {
             let known: Vec<&str> = self.params.iter().map(|(key, _)| key.as_str()).collect();

@@ -27,11 +27,46 @@
 //!
 //! Input and output are JSON by default: any `serde` type works. Use
 //! [`Bytes`] or [`Text`] for raw input or output, such as a CSV file that the
-//! host read for the task. Errors are fatal unless made with
-//! [`TaskError::retryable`]; `?` turns any standard error into a fatal one.
+//! host read for the task:
 //!
-//! Build a task crate with `crate-type = ["cdylib"]` for the `wasm32-wasip2`
-//! target: `cargo build --release --target wasm32-wasip2`.
+//! ```no_run
+//! use wflow_guest::{Context, ErrorContext, Result, Text};
+//!
+//! /// Counts the data lines of a CSV file with a header.
+//! fn count(ctx: &Context, csv: Text) -> Result<u64> {
+//!     let lines = csv.0.lines().skip(1).filter(|line| !line.is_empty()).count();
+//!     let limit: i64 = ctx.param("max_rows").context("reading the row limit")?;
+//!     if lines as i64 > limit {
+//!         return Err(wflow_guest::TaskError::fatal(format!("{lines} rows, more than max_rows = {limit}")));
+//!     }
+//!     Ok(lines as u64)
+//! }
+//!
+//! wflow_guest::task!(count);
+//! ```
+//!
+//! # Errors
+//!
+//! A [`TaskError`] fails the attempt with its message. It is fatal unless
+//! made with [`TaskError::retryable`], and the manifest's `retry` settings
+//! decide whether a retryable error runs the task again. `?` turns any
+//! standard error into a fatal one, and [`ErrorContext::context`] adds what
+//! the task was doing. A panic stops the task: the host reports "panicked"
+//! with its message and retries it like a retryable error.
+//!
+//! # Logs
+//!
+//! [`info!`] and the other log macros write to the run's log, which
+//! `wflow-host runs logs` shows; so do `println!` and `eprintln!`, as
+//! stdout and stderr lines.
+//!
+//! # Building
+//!
+//! A task crate has `crate-type = ["cdylib"]` and is built for the
+//! `wasm32-wasip2` target: `cargo build --release --target wasm32-wasip2`.
+//! `wflow-host new task NAME --lang rust` creates one that builds as it is.
+
+#![warn(missing_docs)]
 
 mod context;
 mod error;

@@ -19,6 +19,8 @@ const GUEST_PACKAGES: &[&str] = &[
     "flights-report",
     "flights-partition",
     "flights-monthly",
+    "hello-routes",
+    "polyglot-report",
     "wflow-fixture-faults",
 ];
 
