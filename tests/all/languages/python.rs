@@ -11,7 +11,7 @@ use crate::support::{self, Sandbox};
 /// Builds the Python example once per test process and returns its path.
 /// Fails with what to install when componentize-py is missing: the test
 /// is never skipped.
-fn python_component() -> &'static PathBuf {
+pub(crate) fn python_component() -> &'static PathBuf {
     static BUILT: OnceLock<PathBuf> = OnceLock::new();
     BUILT.get_or_init(|| {
         let root = support::root();
@@ -26,21 +26,44 @@ fn python_component() -> &'static PathBuf {
         let output_dir = root.join("target/python-tests");
         std::fs::create_dir_all(&output_dir).unwrap();
         let component = output_dir.join("delays.wasm");
+        if support::up_to_date(
+            &component,
+            &[
+                "examples/hello-python/delays.py",
+                "guest-sdk/python/wflow.py",
+                "wit/task.wit",
+                "target/guest-tools/venv/bin/componentize-py",
+            ],
+        ) {
+            support::precompile(&component);
+            return component;
+        }
         let output = Command::new(&tool)
             .current_dir(&root)
             .args(["-d", "wit", "-w", "task", "componentize", "delays"])
-            .args(["-p", "guest-sdk/python", "-p", "examples/hello-python", "-o"])
+            .args([
+                "-p",
+                "guest-sdk/python",
+                "-p",
+                "examples/hello-python",
+                "-o",
+            ])
             .arg(&component)
             .output()
             .expect("failed to start componentize-py");
-        assert!(output.status.success(), "componentize-py failed:\n{}", String::from_utf8_lossy(&output.stderr));
+        assert!(
+            output.status.success(),
+            "componentize-py failed:\n{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        support::precompile(&component);
         component
     })
 }
 
 /// Computes the nearest-rank percentile `percent` of `sorted`, apart from
 /// the task's own code.
-fn nearest_rank(sorted: &[i64], percent: usize) -> i64 {
+pub(crate) fn nearest_rank(sorted: &[i64], percent: usize) -> i64 {
     let rank = (percent * sorted.len()).div_ceil(100).max(1);
     sorted[rank - 1]
 }
@@ -80,7 +103,9 @@ path = "percentiles.json"
 #[tokio::test(flavor = "multi_thread")]
 async fn python_task_computes_percentiles() {
     let sandbox = Sandbox::new();
-    let flights = std::fs::read_to_string(support::root().join("examples/flights/data/flights-2k.json")).unwrap();
+    let flights =
+        std::fs::read_to_string(support::root().join("examples/flights/data/flights-2k.json"))
+            .unwrap();
     let flow = support::load(&delays_flow(&sandbox, &flights), &[]);
     let host = sandbox.host();
 
@@ -88,10 +113,15 @@ async fn python_task_computes_percentiles() {
 
     assert_eq!(report.state, RunState::Completed, "{report:#?}");
     let rows: Vec<serde_json::Value> = serde_json::from_str(&flights).unwrap();
-    let mut delays: Vec<i64> = rows.iter().map(|row| row["delay"].as_i64().unwrap()).collect();
+    let mut delays: Vec<i64> = rows
+        .iter()
+        .map(|row| row["delay"].as_i64().unwrap())
+        .collect();
     delays.sort();
-    let written: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(sandbox.path().join("percentiles.json")).unwrap()).unwrap();
+    let written: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(sandbox.path().join("percentiles.json")).unwrap(),
+    )
+    .unwrap();
     let expected = serde_json::json!({
         "flights": 2000,
         "p50": nearest_rank(&delays, 50),
@@ -101,7 +131,11 @@ async fn python_task_computes_percentiles() {
     assert_eq!(written, expected);
     use wflow_host::state::RunStore as _;
     let logs = host.runs().logs(&report.run_id, "delays").unwrap();
-    assert!(logs.iter().any(|line| line.message == "delays: 2000 delays"), "{logs:?}");
+    assert!(
+        logs.iter()
+            .any(|line| line.message == "delays: 2000 delays"),
+        "{logs:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -113,5 +147,8 @@ async fn python_task_error_is_fatal() {
 
     let task = report.task("delays").unwrap();
     assert_eq!(task.state, TaskState::Failed);
-    assert_eq!(task.error.as_deref(), Some("task `delays` failed: input has no row with an integer `delay`"));
+    assert_eq!(
+        task.error.as_deref(),
+        Some("task `delays` failed: input has no row with an integer `delay`")
+    );
 }
