@@ -78,6 +78,11 @@ fn python_skeleton_builds_and_runs() {
 }
 
 #[test]
+fn js_skeleton_builds_and_runs() {
+    skeleton_builds_and_runs("js");
+}
+
+#[test]
 fn new_flow_runs_with_a_new_task() {
     let sandbox = Sandbox::new();
     let state = sandbox.state_dir();

@@ -45,6 +45,7 @@ enum NewCommand {
 enum Language {
     Rust,
     Python,
+    Js,
 }
 
 /// One file of a skeleton: its path in the new folder and its text.
@@ -96,6 +97,12 @@ const PYTHON: &[Template] = &[
     copy("sdk/wflow.py", include_str!("../../../guest-sdk/python/wflow.py")),
 ];
 
+const JS: &[Template] = &[
+    file("app.js", include_str!("../../templates/js/app.js")),
+    script("build.sh", include_str!("../../templates/js/build.sh")),
+    copy("sdk/wflow.js", include_str!("../../../guest-sdk/js/wflow.js")),
+];
+
 const FLOW: &[Template] = &[
     file("flow.toml", include_str!("../../templates/flow/flow.toml")),
     file("input.json", include_str!("../../templates/flow/input.json")),
@@ -120,6 +127,15 @@ impl Language {
                 // The component carries the Python interpreter.
                 memory: "256MiB",
                 templates: PYTHON,
+            },
+            Language::Js => LanguageInfo {
+                label: "JavaScript",
+                files: "| `app.js` | the task |\n",
+                tools: "componentize-js 0.23.0 on `PATH` (`npm install @bytecodealliance/componentize-js@0.23.0`, \
+                        with Node.js 20 or later)",
+                // The component carries the SpiderMonkey engine.
+                memory: "128MiB",
+                templates: JS,
             },
         }
     }
@@ -286,7 +302,7 @@ mod tests {
 
     #[test]
     fn templates_leave_no_placeholder_unfilled() {
-        for language in [Language::Rust, Language::Python] {
+        for language in [Language::Rust, Language::Python, Language::Js] {
             let info = language.describe();
             let values =
                 [("name", "t"), ("crate", "t"), ("language", ""), ("files", ""), ("tools", ""), ("memory", "")];
