@@ -12,6 +12,7 @@ mod flights;
 mod flights_reference;
 mod languages;
 mod manifests;
+mod polyglot;
 mod recovery;
 mod reliability;
 mod scaffold;

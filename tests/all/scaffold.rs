@@ -83,6 +83,11 @@ fn js_skeleton_builds_and_runs() {
 }
 
 #[test]
+fn c_skeleton_builds_and_runs() {
+    skeleton_builds_and_runs("c");
+}
+
+#[test]
 fn new_flow_runs_with_a_new_task() {
     let sandbox = Sandbox::new();
     let state = sandbox.state_dir();

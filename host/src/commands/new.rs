@@ -46,6 +46,7 @@ enum Language {
     Rust,
     Python,
     Js,
+    C,
 }
 
 /// One file of a skeleton: its path in the new folder and its text.
@@ -103,6 +104,20 @@ const JS: &[Template] = &[
     copy("sdk/wflow.js", include_str!("../../../guest-sdk/js/wflow.js")),
 ];
 
+const C: &[Template] = &[
+    file("app.c", include_str!("../../templates/c/app.c")),
+    script("build.sh", include_str!("../../templates/c/build.sh")),
+    copy("sdk/wflow.h", include_str!("../../../guest-sdk/c/wflow.h")),
+    copy("sdk/wflow.c", include_str!("../../../guest-sdk/c/wflow.c")),
+];
+
+/// The WASI preview 1 adapter that `wasm-tools component new` needs to make
+/// a component of a C module, of the wasmtime release this host runs.
+const WASI_ADAPTER: (&str, &[u8]) = (
+    "wasi_snapshot_preview1.reactor.wasm",
+    wasi_preview1_component_adapter_provider::WASI_SNAPSHOT_PREVIEW1_REACTOR_ADAPTER,
+);
+
 const FLOW: &[Template] = &[
     file("flow.toml", include_str!("../../templates/flow/flow.toml")),
     file("input.json", include_str!("../../templates/flow/input.json")),
@@ -136,6 +151,15 @@ impl Language {
                 // The component carries the SpiderMonkey engine.
                 memory: "128MiB",
                 templates: JS,
+            },
+            Language::C => LanguageInfo {
+                label: "C",
+                files: "| `app.c` | the task |\n| `wasi_snapshot_preview1.reactor.wasm` | the WASI adapter the build \
+                        needs |\n",
+                tools: "clang, wasm-ld and wasi-libc (Debian: `apt-get install clang lld wasi-libc`), and \
+                        wit-bindgen 0.61.1 and wasm-tools on `PATH` (`cargo install wit-bindgen-cli@0.61.1 wasm-tools`)",
+                memory: "64MiB",
+                templates: C,
             },
         }
     }
@@ -187,6 +211,12 @@ fn new_task(path: &Path, language: Language) -> Result<(), Failure> {
     ];
     let files: Vec<&Template> = info.templates.iter().chain(TASK_COMMON).collect();
     create(path, &files, &values)?;
+    if matches!(language, Language::C) {
+        let (name, bytes) = WASI_ADAPTER;
+        let adapter = path.join(name);
+        std::fs::write(&adapter, bytes)
+            .map_err(|error| Failure::Io(format!("cannot create `{}`: {error}", adapter.display())))?;
+    }
     let folder = display_path(path);
     say!("created the {} task `{name}` in {folder}/", info.label);
     say!("build and run it:");
@@ -302,7 +332,7 @@ mod tests {
 
     #[test]
     fn templates_leave_no_placeholder_unfilled() {
-        for language in [Language::Rust, Language::Python, Language::Js] {
+        for language in [Language::Rust, Language::Python, Language::Js, Language::C] {
             let info = language.describe();
             let values =
                 [("name", "t"), ("crate", "t"), ("language", ""), ("files", ""), ("tools", ""), ("memory", "")];

@@ -2,6 +2,7 @@
 //! toolchains and run in the same host. A missing toolchain fails the test
 //! with what to install: these tests are never skipped.
 
-mod js;
-mod python;
+pub(crate) mod c;
+pub(crate) mod js;
+pub(crate) mod python;
 mod rust;
