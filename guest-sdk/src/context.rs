@@ -44,13 +44,7 @@ impl Context {
                 (param.name, value)
             })
             .collect();
-        Context {
-            flow: raw.flow,
-            task: raw.task,
-            run_id: raw.run_id,
-            attempt: raw.attempt,
-            params,
-        }
+        Context { flow: raw.flow, task: raw.task, run_id: raw.run_id, attempt: raw.attempt, params }
     }
 
     /// The flow's name from its manifest.
@@ -105,10 +99,7 @@ impl Context {
             )));
         };
         T::from_param(value).ok_or_else(|| {
-            TaskError::fatal(format!(
-                "parameter `{name}` has value {value:?}, which is not {}",
-                T::EXPECTED
-            ))
+            TaskError::fatal(format!("parameter `{name}` has value {value:?}, which is not {}", T::EXPECTED))
         })
     }
 }

@@ -33,9 +33,8 @@ pub struct Text(pub String);
 
 impl<T: DeserializeOwned> Input for T {
     fn from_input(bytes: Vec<u8>) -> Result<Self> {
-        serde_json::from_slice(&bytes).map_err(|error| {
-            TaskError::fatal(format!("input is not the JSON this task expects: {error}"))
-        })
+        serde_json::from_slice(&bytes)
+            .map_err(|error| TaskError::fatal(format!("input is not the JSON this task expects: {error}")))
     }
 }
 

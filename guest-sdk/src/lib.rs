@@ -102,13 +102,10 @@ pub mod __private {
         task: fn(&Context, I) -> Result<O>,
     ) -> core::result::Result<Vec<u8>, types::TaskError> {
         let context = Context::from_raw(context);
-        let result = I::from_input(input)
-            .and_then(|input| task(&context, input))
-            .and_then(|output| output.into_output());
-        result.map_err(|error| types::TaskError {
-            message: error.message().to_string(),
-            retryable: error.is_retryable(),
-        })
+        let result =
+            I::from_input(input).and_then(|input| task(&context, input)).and_then(|output| output.into_output());
+        result
+            .map_err(|error| types::TaskError { message: error.message().to_string(), retryable: error.is_retryable() })
     }
 }
 
@@ -127,10 +124,7 @@ macro_rules! task {
             fn run(
                 context: $crate::bindings::wflow::task::types::Context,
                 input: ::std::vec::Vec<u8>,
-            ) -> ::core::result::Result<
-                ::std::vec::Vec<u8>,
-                $crate::bindings::wflow::task::types::TaskError,
-            > {
+            ) -> ::core::result::Result<::std::vec::Vec<u8>, $crate::bindings::wflow::task::types::TaskError> {
                 $crate::__private::run_task(context, input, $function)
             }
         }

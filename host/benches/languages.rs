@@ -163,7 +163,9 @@ fn whole_process_run(dir: &Path, artifacts: &Path, runs: usize) -> Result<Durati
 }
 
 fn print_table(rows: &[Measured], calls: usize, runs: usize) {
-    println!("| language | component | first compile | warm start | one call, median | one call, p99 | whole `wflow-host run`, warm |");
+    println!(
+        "| language | component | first compile | warm start | one call, median | one call, p99 | whole `wflow-host run`, warm |"
+    );
     println!("| --- | ---: | ---: | ---: | ---: | ---: | ---: |");
     for row in rows {
         println!(
@@ -182,7 +184,11 @@ fn print_table(rows: &[Measured], calls: usize, runs: usize) {
 }
 
 fn size(bytes: u64) -> String {
-    if bytes >= 1 << 20 { format!("{:.1} MiB", bytes as f64 / (1 << 20) as f64) } else { format!("{} KiB", bytes / 1024) }
+    if bytes >= 1 << 20 {
+        format!("{:.1} MiB", bytes as f64 / (1 << 20) as f64)
+    } else {
+        format!("{} KiB", bytes / 1024)
+    }
 }
 
 fn time(duration: Duration) -> String {

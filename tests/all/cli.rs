@@ -70,7 +70,10 @@ fn invalid_param_exits_before_running() {
 fn validate_reports_valid_and_invalid_flows() {
     let sandbox = Sandbox::new();
     let manifest = support::flights_flow(&sandbox);
-    let broken = sandbox.write("flights/broken.toml", &std::fs::read_to_string(&manifest).unwrap().replace("id = \"clean\"", "id = \"extract\""));
+    let broken = sandbox.write(
+        "flights/broken.toml",
+        &std::fs::read_to_string(&manifest).unwrap().replace("id = \"clean\"", "id = \"extract\""),
+    );
 
     let valid = support::wflow(sandbox.path(), &sandbox.state_dir(), &["validate", "flights/flow.toml"]);
     let invalid = support::wflow(sandbox.path(), &sandbox.state_dir(), &["validate", broken.to_str().unwrap()]);
@@ -100,7 +103,8 @@ fn verbose_run_shows_failure_detail() {
     );
 
     let quiet = support::wflow(sandbox.path(), &sandbox.state_dir(), &["run", manifest.to_str().unwrap()]);
-    let verbose = support::wflow(sandbox.path(), &sandbox.state_dir(), &["run", "--verbose", manifest.to_str().unwrap()]);
+    let verbose =
+        support::wflow(sandbox.path(), &sandbox.state_dir(), &["run", "--verbose", manifest.to_str().unwrap()]);
 
     assert_eq!(quiet.status.code(), Some(1));
     let quiet = String::from_utf8_lossy(&quiet.stdout);
@@ -159,7 +163,11 @@ fn runs_commands_list_show_and_log() {
     let list = support::wflow(cwd, &state, &["runs", "list", "--json"]);
     let runs: serde_json::Value = serde_json::from_slice(&list.stdout).unwrap();
     let newest = runs[0]["run_id"].as_str().unwrap().to_string();
-    let limited = support::wflow(cwd, &state, &["runs", "list", "--json", "--limit", "1", "--state", "completed", "--flow", "flights"]);
+    let limited = support::wflow(
+        cwd,
+        &state,
+        &["runs", "list", "--json", "--limit", "1", "--state", "completed", "--flow", "flights"],
+    );
     let other_flow = support::wflow(cwd, &state, &["runs", "list", "--json", "--flow", "elsewhere"]);
     let show = support::wflow(cwd, &state, &["runs", "show", &newest, "--json"]);
     let table = support::wflow(cwd, &state, &["runs", "show", &newest]);

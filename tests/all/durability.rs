@@ -166,7 +166,8 @@ input = {{ task = "second" }}
     assert_eq!(failed["state"], "failed");
     assert!(resumed.status.success(), "{}", String::from_utf8_lossy(&resumed.stderr));
     let summary: serde_json::Value = serde_json::from_slice(&resumed.stdout).unwrap();
-    let state = |id: &str| summary["tasks"].as_array().unwrap().iter().find(|task| task["id"] == id).unwrap()["state"].clone();
+    let state =
+        |id: &str| summary["tasks"].as_array().unwrap().iter().find(|task| task["id"] == id).unwrap()["state"].clone();
     assert_eq!(state("first"), "cached", "a completed task is reused, not run: {summary}");
     assert_eq!(state("second"), "completed");
     assert_eq!(state("third"), "completed");

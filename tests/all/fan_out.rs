@@ -143,8 +143,11 @@ async fn cancelled_map_starts_no_more_elements() {
     let sandbox = Sandbox::new();
     let naps: Vec<String> = vec!["nap".to_string(); 200];
     let manifest = map_flow(&sandbox, &naps);
-    let text = std::fs::read_to_string(&manifest).unwrap().replace("name = \"fan-out\"", "name = \"fan-out\"\nmax_parallel = 2");
-    std::fs::write(&manifest, text.replace("input = { map = \"list\" }", "input = { map = \"list\" }\ncache = false")).unwrap();
+    let text = std::fs::read_to_string(&manifest)
+        .unwrap()
+        .replace("name = \"fan-out\"", "name = \"fan-out\"\nmax_parallel = 2");
+    std::fs::write(&manifest, text.replace("input = { map = \"list\" }", "input = { map = \"list\" }\ncache = false"))
+        .unwrap();
     let flow = support::load(&manifest, &[]);
     let host = sandbox.host();
     let options = wflow_host::RunOptions::default();

@@ -106,12 +106,7 @@ fn flights_20k_through_cli() {
     );
 
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
-    let expected = expected_outputs(
-        &read(&data),
-        &read(&sandbox.path().join("flights/data/airports.csv")),
-        10,
-        15,
-    );
+    let expected = expected_outputs(&read(&data), &read(&sandbox.path().join("flights/data/airports.csv")), 10, 15);
     assert_eq!(read(&out.join("by_origin.csv")), expected.by_origin_csv);
     assert_eq!(read(&out.join("by_hour.csv")), expected.by_hour_csv);
     let summary: serde_json::Value = serde_json::from_str(&read(&out.join("summary.json"))).unwrap();

@@ -27,31 +27,17 @@ pub struct Expected {
 ///
 /// Panics when `flights_json` is not a JSON array or `airports_csv` does not
 /// have the expected header, because the flow fails on such input.
-pub fn expected_outputs(
-    flights_json: &str,
-    airports_csv: &str,
-    min_flights: i64,
-    delay_threshold: i64,
-) -> Expected {
-    let document: Value =
-        serde_json::from_str(flights_json).expect("flights file is not valid JSON");
-    let rows = document
-        .as_array()
-        .expect("flights file is not a JSON array");
+pub fn expected_outputs(flights_json: &str, airports_csv: &str, min_flights: i64, delay_threshold: i64) -> Expected {
+    let document: Value = serde_json::from_str(flights_json).expect("flights file is not valid JSON");
+    let rows = document.as_array().expect("flights file is not a JSON array");
     let kept: Vec<KeptFlight> = rows.iter().filter_map(keep_flight).collect();
     let cities = read_airport_cities(airports_csv);
 
     let mut origins: BTreeMap<&str, Group> = BTreeMap::new();
     let mut hours: BTreeMap<u32, Group> = BTreeMap::new();
     for flight in &kept {
-        origins
-            .entry(flight.origin.as_str())
-            .or_default()
-            .add(flight.delay, delay_threshold);
-        hours
-            .entry(flight.hour)
-            .or_default()
-            .add(flight.delay, delay_threshold);
+        origins.entry(flight.origin.as_str()).or_default().add(flight.delay, delay_threshold);
+        hours.entry(flight.hour).or_default().add(flight.delay, delay_threshold);
     }
 
     let summary = json!({
@@ -93,12 +79,7 @@ pub fn expected_outputs(
         writeln!(by_hour_csv, "{hour},{},{mean_delay:.2}", group.flights).unwrap();
     }
 
-    Expected {
-        by_origin_csv,
-        by_hour_csv,
-        summary,
-        by_month: monthly_statistics(&kept, delay_threshold),
-    }
+    Expected { by_origin_csv, by_hour_csv, summary, by_month: monthly_statistics(&kept, delay_threshold) }
 }
 
 /// Computes the `by_month.json` array, with one object per month of the kept
@@ -111,10 +92,7 @@ pub fn expected_outputs(
 fn monthly_statistics(kept: &[KeptFlight], delay_threshold: i64) -> Value {
     let mut months: BTreeMap<&str, Vec<&KeptFlight>> = BTreeMap::new();
     for flight in kept {
-        months
-            .entry(flight.month.as_str())
-            .or_default()
-            .push(flight);
+        months.entry(flight.month.as_str()).or_default().push(flight);
     }
 
     let mut elements = Vec::new();
@@ -177,19 +155,9 @@ fn keep_flight(row: &Value) -> Option<KeptFlight> {
     let departure = parse_departure(row.get("date")?.as_str()?)?;
     let delay = row.get("delay")?.as_i64()?;
     row.get("distance")?.as_i64()?;
-    let origin = row
-        .get("origin")?
-        .as_str()
-        .filter(|code| is_airport_code(code))?;
-    row.get("destination")?
-        .as_str()
-        .filter(|code| is_airport_code(code))?;
-    Some(KeptFlight {
-        month: departure.month,
-        hour: departure.hour,
-        delay,
-        origin: origin.to_string(),
-    })
+    let origin = row.get("origin")?.as_str().filter(|code| is_airport_code(code))?;
+    row.get("destination")?.as_str().filter(|code| is_airport_code(code))?;
+    Some(KeptFlight { month: departure.month, hour: departure.hour, delay, origin: origin.to_string() })
 }
 
 fn is_airport_code(code: &str) -> bool {
@@ -233,37 +201,19 @@ fn parse_departure(date: &str) -> Option<Departure> {
     if month == 0 || month > 12 || day == 0 || day > month_lengths[month as usize - 1] {
         return None;
     }
-    (hour < 24 && minute < 60).then(|| Departure {
-        month: format!("{year:04}-{month:02}"),
-        hour,
-    })
+    (hour < 24 && minute < 60).then(|| Departure { month: format!("{year:04}-{month:02}"), hour })
 }
 
-const AIRPORTS_HEADER: [&str; 7] = [
-    "iata",
-    "name",
-    "city",
-    "state",
-    "country",
-    "latitude",
-    "longitude",
-];
+const AIRPORTS_HEADER: [&str; 7] = ["iata", "name", "city", "state", "country", "latitude", "longitude"];
 
 /// Reads `iata,name,city,state,...` rows into a map from IATA code to city and state.
 fn read_airport_cities(airports_csv: &str) -> HashMap<String, (String, String)> {
     let mut records = split_csv_records(airports_csv).into_iter();
     let header = records.next().expect("airports table is empty");
-    assert_eq!(
-        header, AIRPORTS_HEADER,
-        "airports table has an unexpected header"
-    );
+    assert_eq!(header, AIRPORTS_HEADER, "airports table has an unexpected header");
     records
         .map(|record| {
-            assert_eq!(
-                record.len(),
-                7,
-                "airports row {record:?} does not have 7 fields"
-            );
+            assert_eq!(record.len(), 7, "airports row {record:?} does not have 7 fields");
             (record[0].clone(), (record[2].clone(), record[3].clone()))
         })
         .collect()
@@ -388,14 +338,8 @@ mod tests {
              CCC,Gamma,GA,1,15.00,1.0000\n\
              ZZZ,,,1,9.00,0.0000\n"
         );
-        assert_eq!(
-            expected.by_hour_csv,
-            "hour,flights,mean_delay\n6,2,7.50\n17,2,12.00\n"
-        );
-        assert_eq!(
-            expected.summary,
-            json!({"rows_read": 7, "rows_kept": 4, "rows_rejected": 3, "origins": 3})
-        );
+        assert_eq!(expected.by_hour_csv, "hour,flights,mean_delay\n6,2,7.50\n17,2,12.00\n");
+        assert_eq!(expected.summary, json!({"rows_read": 7, "rows_kept": 4, "rows_rejected": 3, "origins": 3}));
         assert_eq!(
             expected.by_month,
             json!([{"month": "2001-01", "flights": 4, "mean_delay": 9.75,

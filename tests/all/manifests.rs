@@ -56,7 +56,13 @@ fn invalid_manifests_match_expected_errors() {
             mismatches.push(format!("{}:\n--- expected\n{expected}--- actual\n{actual}", case.display()));
         }
     }
-    assert!(mismatches.is_empty(), "{} of {} cases differ:\n\n{}", mismatches.len(), cases.len(), mismatches.join("\n"));
+    assert!(
+        mismatches.is_empty(),
+        "{} of {} cases differ:\n\n{}",
+        mismatches.len(),
+        cases.len(),
+        mismatches.join("\n")
+    );
 }
 
 #[test]
@@ -100,7 +106,10 @@ params = ["min_flights", "ratio"]
             &[("min_flights", "ten")],
             "--param min_flights=ten: parameter `min_flights` (integer): invalid value `ten`: expected an integer, such as 10",
         ),
-        (&[("ratio", "half")], "--param ratio=half: parameter `ratio` (float): invalid value `half`: expected a number, such as 2.5"),
+        (
+            &[("ratio", "half")],
+            "--param ratio=half: parameter `ratio` (float): invalid value `half`: expected a number, such as 2.5",
+        ),
         (
             &[("colour", "red")],
             "--param colour=red: unknown parameter `colour`\n  help: this flow declares: min_flights, ratio",

@@ -67,7 +67,11 @@ async fn fatal_error_is_not_retried() {
     let sandbox = Sandbox::new();
     let retry = "retry = { attempts = 5, delay = \"5ms\" }";
     let flow = support::load(
-        &fixture_flow(&sandbox, "", &[("fatal", "error", retry), ("hog", "alloc", &format!("{retry}\nmemory = \"8MiB\""))]),
+        &fixture_flow(
+            &sandbox,
+            "",
+            &[("fatal", "error", retry), ("hog", "alloc", &format!("{retry}\nmemory = \"8MiB\""))],
+        ),
         &[],
     );
 
@@ -102,7 +106,8 @@ async fn jitter_varies_within_bounds() {
 async fn timeout_stops_busy_loop_without_fuel() {
     let sandbox = Sandbox::new();
     let settings = "fuel = \"unlimited\"\ntimeout = \"200ms\"";
-    let flow = support::load(&fixture_flow(&sandbox, "", &[("spin", "loop", settings), ("nap", "sleep", settings)]), &[]);
+    let flow =
+        support::load(&fixture_flow(&sandbox, "", &[("spin", "loop", settings), ("nap", "sleep", settings)]), &[]);
     let started = Instant::now();
 
     let report = support::run(&sandbox.host(), &flow).await;
@@ -119,10 +124,7 @@ async fn timeout_stops_busy_loop_without_fuel() {
 #[tokio::test(flavor = "multi_thread")]
 async fn flow_timeout_cancels_the_run() {
     let sandbox = Sandbox::new();
-    let tasks = [
-        ("spin", "loop", "fuel = \"unlimited\""),
-        ("later", "echo", "input = { task = \"spin\" }"),
-    ];
+    let tasks = [("spin", "loop", "fuel = \"unlimited\""), ("later", "echo", "input = { task = \"spin\" }")];
     let manifest = fixture_flow(&sandbox, "timeout = \"300ms\"", &tasks[..1]);
     let component = support::component("wflow_fixture_faults").display().to_string();
     let mut text = std::fs::read_to_string(&manifest).unwrap();
@@ -142,7 +144,10 @@ async fn flow_timeout_cancels_the_run() {
 #[tokio::test(flavor = "multi_thread")]
 async fn cancel_token_stops_running_tasks() {
     let sandbox = Sandbox::new();
-    let flow = support::load(&fixture_flow(&sandbox, "", &[("nap", "sleep", ""), ("spin", "loop", "fuel = \"unlimited\"")]), &[]);
+    let flow = support::load(
+        &fixture_flow(&sandbox, "", &[("nap", "sleep", ""), ("spin", "loop", "fuel = \"unlimited\"")]),
+        &[],
+    );
     let host = sandbox.host();
     let options = RunOptions::default();
     let cancel = options.cancel.clone();
@@ -214,7 +219,9 @@ async fn wide_fan_out_completes() {
     );
     let ids: Vec<String> = (0..1000).map(|index| format!("leaf{index}")).collect();
     for id in &ids {
-        text.push_str(&format!("\n[[tasks]]\nid = \"{id}\"\ncomponent = \"{component}\"\ninput = {{ task = \"source\" }}\n"));
+        text.push_str(&format!(
+            "\n[[tasks]]\nid = \"{id}\"\ncomponent = \"{component}\"\ninput = {{ task = \"source\" }}\n"
+        ));
     }
     let flow = support::load(&sandbox.write("wide.toml", &text), &[]);
 
@@ -239,10 +246,7 @@ async fn max_parallel_one_runs_tasks_in_turn() {
     let mut attempts: Vec<_> =
         host.runs().tasks(&report.run_id).unwrap().into_iter().map(|task| task.attempts[0].clone()).collect();
     attempts.sort_by_key(|attempt| attempt.started_at_ms);
-    assert!(
-        attempts[1].started_at_ms >= attempts[0].ended_at_ms,
-        "the attempts overlap: {attempts:?}"
-    );
+    assert!(attempts[1].started_at_ms >= attempts[0].ended_at_ms, "the attempts overlap: {attempts:?}");
 }
 
 /// Once a run is cancelled, tasks waiting for a free slot and map elements

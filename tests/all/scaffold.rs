@@ -10,7 +10,8 @@ use crate::support::{self, Sandbox};
 /// under `target/guest-tools`, for the skeletons' build scripts.
 fn tool_path() -> String {
     let tools = support::root().join("target/guest-tools");
-    let mut dirs: Vec<PathBuf> = vec![tools.join("venv/bin"), tools.join("node/node_modules/.bin"), tools.join("cargo/bin")];
+    let mut dirs: Vec<PathBuf> =
+        vec![tools.join("venv/bin"), tools.join("node/node_modules/.bin"), tools.join("cargo/bin")];
     dirs.extend(std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default()));
     std::env::join_paths(dirs).unwrap().into_string().unwrap()
 }
@@ -33,7 +34,10 @@ fn build(task_dir: &Path) {
         .env("CARGO_TARGET_DIR", support::root().join("target/skeletons"))
         .output()
         .expect("failed to start build.sh");
-    check(&output, &format!("{}/build.sh (install missing tools with ./scripts/install-guest-tools)", task_dir.display()));
+    check(
+        &output,
+        &format!("{}/build.sh (install missing tools with ./scripts/install-guest-tools)", task_dir.display()),
+    );
 }
 
 fn read_json(path: &Path) -> serde_json::Value {
@@ -61,10 +65,7 @@ fn skeleton_builds_and_runs(language: &str) {
     let output = support::wflow(&task_dir, &state, &["run", "flow.toml"]);
     assert_eq!(output.status.code(), Some(1));
     let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(
-        stdout.contains("task `greet` failed: input field `name` is empty; give a name to greet"),
-        "{stdout}"
-    );
+    assert!(stdout.contains("task `greet` failed: input field `name` is empty; give a name to greet"), "{stdout}");
 }
 
 #[test]

@@ -26,10 +26,7 @@ const GUEST_PACKAGES: &[&str] = &[
 
 /// Returns the workspace root.
 pub fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("the host crate is inside the workspace")
-        .to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("the host crate is inside the workspace").to_path_buf()
 }
 
 /// Builds every guest component once per test process and returns the
@@ -39,15 +36,11 @@ pub fn components() -> &'static Path {
     BUILT.get_or_init(|| {
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_string());
         let mut command = Command::new(cargo);
-        command
-            .current_dir(root())
-            .args(["build", "--release", "--target", "wasm32-wasip2"]);
+        command.current_dir(root()).args(["build", "--release", "--target", "wasm32-wasip2"]);
         for package in GUEST_PACKAGES {
             command.args(["-p", package]);
         }
-        let output = command
-            .output()
-            .expect("failed to start cargo to build the guest components");
+        let output = command.output().expect("failed to start cargo to build the guest components");
         assert!(
             output.status.success(),
             "building the guest components failed; if the target is missing, run \
@@ -71,9 +64,7 @@ pub struct Sandbox {
 impl Sandbox {
     pub fn new() -> Self {
         components();
-        Sandbox {
-            dir: tempfile::tempdir().expect("failed to create a temporary folder"),
-        }
+        Sandbox { dir: tempfile::tempdir().expect("failed to create a temporary folder") }
     }
 
     pub fn path(&self) -> &Path {
@@ -99,46 +90,29 @@ impl Sandbox {
     /// so that a Python or JavaScript component is compiled once per build
     /// of the suite rather than once per test.
     pub fn host(&self) -> Host {
-        let options = HostOptions {
-            artifact_dir: Some(artifact_dir()),
-            ..HostOptions::default()
-        };
+        let options = HostOptions { artifact_dir: Some(artifact_dir()), ..HostOptions::default() };
         Host::open_with(&self.state_dir(), &options).expect("failed to open the host")
     }
 }
 
 /// Parses `NAME=VALUE` overrides.
 pub fn overrides(pairs: &[(&str, &str)]) -> Vec<ParamOverride> {
-    pairs
-        .iter()
-        .map(|(name, value)| ParamOverride {
-            name: name.to_string(),
-            value: value.to_string(),
-        })
-        .collect()
+    pairs.iter().map(|(name, value)| ParamOverride { name: name.to_string(), value: value.to_string() }).collect()
 }
 
 /// Loads a flow, panicking with its diagnostics when it is invalid.
 pub fn load(path: &Path, pairs: &[(&str, &str)]) -> Flow {
-    manifest::load(path, &overrides(pairs), &root())
-        .unwrap_or_else(|error| panic!("invalid flow: {error}"))
+    manifest::load(path, &overrides(pairs), &root()).unwrap_or_else(|error| panic!("invalid flow: {error}"))
 }
 
 /// Runs `flow` on `host` with default options.
 pub async fn run(host: &Host, flow: &Flow) -> RunReport {
-    host.run(flow, &RunOptions::default(), Arc::new(NoObserver))
-        .await
-        .expect("the run could not be recorded")
+    host.run(flow, &RunOptions::default(), Arc::new(NoObserver)).await.expect("the run could not be recorded")
 }
 
 /// Returns the ids of the tasks in `report` that ran, meaning they were not cached.
 pub fn ran(report: &RunReport) -> Vec<&str> {
-    report
-        .tasks
-        .iter()
-        .filter(|task| !task.cache_hit)
-        .map(|task| task.id.as_str())
-        .collect()
+    report.tasks.iter().filter(|task| !task.cache_hit).map(|task| task.id.as_str()).collect()
 }
 
 /// The folder of compiled components that all tests share.
@@ -150,8 +124,7 @@ pub fn artifact_dir() -> PathBuf {
 /// start at the same time load it instead of each compiling it: a Python or
 /// JavaScript component takes seconds of CPU to compile.
 pub fn precompile(component: &Path) {
-    let bytes = std::fs::read(component)
-        .unwrap_or_else(|error| panic!("cannot read {}: {error}", component.display()));
+    let bytes = std::fs::read(component).unwrap_or_else(|error| panic!("cannot read {}: {error}", component.display()));
     let hash = blake3::hash(&bytes).to_hex().to_string();
     let runtime = Runtime::new(artifact_dir()).expect("failed to create a runtime");
     if let Err(failure) = runtime.load(&hash, &bytes) {
@@ -164,17 +137,11 @@ pub fn precompile(component: &Path) {
 /// sources by componentize-py or componentize-js differs in its bytes, and
 /// so would be compiled again.
 pub fn up_to_date(output: &Path, sources: &[&str]) -> bool {
-    let modified = |path: &Path| {
-        std::fs::metadata(path)
-            .and_then(|metadata| metadata.modified())
-            .ok()
-    };
+    let modified = |path: &Path| std::fs::metadata(path).and_then(|metadata| metadata.modified()).ok();
     let Some(built) = modified(output) else {
         return false;
     };
-    sources
-        .iter()
-        .all(|source| modified(&root().join(source)).is_some_and(|changed| changed < built))
+    sources.iter().all(|source| modified(&root().join(source)).is_some_and(|changed| changed < built))
 }
 
 /// Runs the `wflow-host` binary in `cwd` with `args`.
@@ -195,17 +162,10 @@ pub fn wflow(cwd: &Path, state_dir: &Path, args: &[&str]) -> Output {
 pub fn flights_flow(sandbox: &Sandbox) -> PathBuf {
     let example = root().join("examples/flights");
     let text = std::fs::read_to_string(example.join("flow.toml")).unwrap();
-    let text = text.replace(
-        "../../target/wasm32-wasip2/release",
-        &components().display().to_string(),
-    );
+    let text = text.replace("../../target/wasm32-wasip2/release", &components().display().to_string());
     std::fs::create_dir_all(sandbox.path().join("flights/data")).unwrap();
     for file in ["flights-2k.json", "airports.csv"] {
-        std::fs::copy(
-            example.join("data").join(file),
-            sandbox.path().join("flights/data").join(file),
-        )
-        .unwrap();
+        std::fs::copy(example.join("data").join(file), sandbox.path().join("flights/data").join(file)).unwrap();
     }
     sandbox.write("flights/flow.toml", &text)
 }

@@ -129,9 +129,6 @@ mod tests {
 
     #[test]
     fn key_fields_do_not_run_together() {
-        assert_ne!(
-            CacheKey::new("ab", "c", "task", &[], b""),
-            CacheKey::new("a", "bc", "task", &[], b"")
-        );
+        assert_ne!(CacheKey::new("ab", "c", "task", &[], b""), CacheKey::new("a", "bc", "task", &[], b""));
     }
 }

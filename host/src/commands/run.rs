@@ -8,9 +8,9 @@ use clap::Args;
 use wflow_host::executor::{RunObserver, RunOptions, RunReport, TaskReport};
 use wflow_host::manifest::{self, Flow, ParamOverride, display_bytes};
 use wflow_host::runtime::{LogLevel, LogLine};
+use wflow_host::state::RunStore as _;
 use wflow_host::state::{AttemptRecord, RunState, TaskState};
 use wflow_host::{Host, HostOptions};
-use wflow_host::state::RunStore as _;
 
 use super::{Status, current_dir, display_path};
 
@@ -180,7 +180,8 @@ fn load_resumed(host: &Host, run_id: &str) -> Result<Flow, String> {
 /// Waits for SIGINT (Ctrl-C) or SIGTERM and returns the signal's name.
 async fn shutdown_signal() -> &'static str {
     use tokio::signal::unix::{SignalKind, signal};
-    let (Ok(mut interrupt), Ok(mut terminate)) = (signal(SignalKind::interrupt()), signal(SignalKind::terminate())) else {
+    let (Ok(mut interrupt), Ok(mut terminate)) = (signal(SignalKind::interrupt()), signal(SignalKind::terminate()))
+    else {
         tracing::error!("failed to install signal handlers; Ctrl-C ends the process without recording the run");
         return std::future::pending().await;
     };
@@ -226,21 +227,24 @@ impl RunObserver for Printer {
         }
         let delay = attempt.retry_delay_ms.unwrap_or(0);
         let error = attempt.error.as_deref().unwrap_or_default();
-        say!("{:<9}  {:<width$}  attempt {} failed: {error}; retrying in {delay} ms", "retrying", task, attempt.attempt, width = self.id_width);
+        say!(
+            "{:<9}  {:<width$}  attempt {} failed: {error}; retrying in {delay} ms",
+            "retrying",
+            task,
+            attempt.attempt,
+            width = self.id_width
+        );
     }
 
     fn task_finished(&self, report: &TaskReport, _logs: &[LogLine]) {
-
         if self.json {
             return;
         }
         let state = report.state.name();
         let mut details = match report.state {
-            TaskState::Completed => format!(
-                "fuel {}, memory {}",
-                group_digits(report.fuel_used),
-                display_bytes(report.peak_memory_bytes)
-            ),
+            TaskState::Completed => {
+                format!("fuel {}, memory {}", group_digits(report.fuel_used), display_bytes(report.peak_memory_bytes))
+            }
             TaskState::Cached => "cache hit".to_string(),
             _ => report.error.clone().unwrap_or_default(),
         };

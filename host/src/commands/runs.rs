@@ -84,7 +84,9 @@ pub fn execute(args: RunsArgs, state_dir: &Path, state_wait: std::time::Duration
     let result = {
         let runs = RedbRunStore::new(state.database());
         match args.command {
-            RunsCommand::List { flow, state, limit, json } => list(&runs, RunFilter { flow, state, limit: Some(limit) }, json),
+            RunsCommand::List { flow, state, limit, json } => {
+                list(&runs, RunFilter { flow, state, limit: Some(limit) }, json)
+            }
             RunsCommand::Show { run_id, json } => show(&runs, &run_id, json),
             RunsCommand::Logs { run_id, task, json, .. } => logs(&runs, &run_id, task.as_deref(), json),
         }
@@ -194,7 +196,10 @@ fn logs(runs: &RedbRunStore, run_id: &str, only_task: Option<&str>, json: bool) 
                 (None, _) => ids.extend(log_ids(task)),
                 (Some(index), Some(count)) if index < count => ids.push(only.to_string()),
                 (Some(index), Some(count)) => {
-                    bail!("task `{base}` has {count} elements, numbered 0 to {}; there is no element {index}", count.saturating_sub(1))
+                    bail!(
+                        "task `{base}` has {count} elements, numbered 0 to {}; there is no element {index}",
+                        count.saturating_sub(1)
+                    )
                 }
                 (Some(_), None) => bail!("task `{base}` is not mapped, so it has no elements; use --task {base}"),
             }

@@ -115,7 +115,9 @@ impl TaskRun {
                     };
                 }
                 Ok(None) => tracing::debug!(key = %key, "output cache miss"),
-                Err(error) => tracing::warn!(error = %format!("{error:#}"), "output cache read failed; running the task"),
+                Err(error) => {
+                    tracing::warn!(error = %format!("{error:#}"), "output cache read failed; running the task")
+                }
             }
         }
 
@@ -287,10 +289,17 @@ impl TaskRun {
         batch.clear();
     }
 
-    fn finish_map(&self, summary: MapSummary, outputs: Vec<Option<Vec<u8>>>, count: usize, started_at_ms: u64) -> Finished {
+    fn finish_map(
+        &self,
+        summary: MapSummary,
+        outputs: Vec<Option<Vec<u8>>>,
+        count: usize,
+        started_at_ms: u64,
+    ) -> Finished {
         let all_cached = count > 0 && summary.cache_hits == count;
         let (state, output, error) = if summary.failed == 0 && !self.cancel.is_cancelled() {
-            let mut collected = Vec::with_capacity(outputs.iter().flatten().map(|output| output.len() + 1).sum::<usize>() + 2);
+            let mut collected =
+                Vec::with_capacity(outputs.iter().flatten().map(|output| output.len() + 1).sum::<usize>() + 2);
             collected.push(b'[');
             for (index, output) in outputs.into_iter().enumerate() {
                 if index > 0 {
@@ -306,7 +315,10 @@ impl TaskRun {
             (TaskState::Cancelled, None, Some(message))
         } else {
             let first = summary.first_error.map(|(_, error)| error).unwrap_or_default();
-            let message = format!("task `{}` failed for {} of {count} elements; the first: {first}", self.task.id, summary.failed);
+            let message = format!(
+                "task `{}` failed for {} of {count} elements; the first: {first}",
+                self.task.id, summary.failed
+            );
             (TaskState::Failed, None, Some(message))
         };
         let attempts = vec![AttemptRecord {
@@ -400,7 +412,12 @@ impl MapSummary {
     /// Adds one finished element and returns its record and, when it
     /// completed, its output. An output that is not JSON fails the element,
     /// because the collected output is a JSON array.
-    fn add(&mut self, index: u64, execution: Execution, task: &str) -> ((ElementRecord, Vec<LogLine>), Option<Vec<u8>>) {
+    fn add(
+        &mut self,
+        index: u64,
+        execution: Execution,
+        task: &str,
+    ) -> ((ElementRecord, Vec<LogLine>), Option<Vec<u8>>) {
         let Execution { result, attempts, mut logs, run_time, cache_hit, .. } = execution;
         logs.extend(result.logs);
         let mut state = if cache_hit { TaskState::Cached } else { state_of(&result.output) };
@@ -412,7 +429,9 @@ impl MapSummary {
             let valid = serde_json::from_slice::<&serde_json::value::RawValue>(output).is_ok();
             if !valid {
                 state = TaskState::Failed;
-                error = Some(format!("task `{task}[{index}]` returned an output that is not JSON, which a mapped task must return"));
+                error = Some(format!(
+                    "task `{task}[{index}]` returned an output that is not JSON, which a mapped task must return"
+                ));
             }
             valid
         });
@@ -421,7 +440,8 @@ impl MapSummary {
         self.cache_hits += usize::from(cache_hit);
         self.attempts += attempts.len() as u32;
         self.fuel_used += fuel_used;
-        self.peak_memory_bytes = self.peak_memory_bytes.max(attempts.iter().map(|attempt| attempt.peak_memory_bytes).max().unwrap_or(0));
+        self.peak_memory_bytes =
+            self.peak_memory_bytes.max(attempts.iter().map(|attempt| attempt.peak_memory_bytes).max().unwrap_or(0));
         self.run_time += run_time;
         if output.is_none() {
             self.failed += 1;
@@ -488,14 +508,7 @@ pub(crate) fn not_run(task: &TaskSpec, state: TaskState, error: String) -> Finis
         error: Some(error),
         detail: None,
     };
-    Finished {
-        report,
-        output: None,
-        logs: Vec::new(),
-        attempts: Vec::new(),
-        started_at_ms: now_ms(),
-        output_key: None,
-    }
+    Finished { report, output: None, logs: Vec::new(), attempts: Vec::new(), started_at_ms: now_ms(), output_key: None }
 }
 
 #[cfg(test)]

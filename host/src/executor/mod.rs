@@ -160,14 +160,32 @@ impl Executor {
                 let task = &flow.tasks[index];
                 if let Some(output) = reused.get(&task.id) {
                     let finished = attempt::reused(task, output.clone());
-                    self.finish(&run_id, finished, &mut progress, &mut graph, flow, &cancel, &timed_out, observer.as_ref());
+                    self.finish(
+                        &run_id,
+                        finished,
+                        &mut progress,
+                        &mut graph,
+                        flow,
+                        &cancel,
+                        &timed_out,
+                        observer.as_ref(),
+                    );
                     continue;
                 }
                 if cancel.is_cancelled() {
                     let reason = attempt::stop_reason(timed_out.load(Ordering::Relaxed));
                     let message = format!("task `{}` did not start because {reason}", task.id);
                     let finished = attempt::not_run(task, TaskState::Cancelled, message);
-                    self.finish(&run_id, finished, &mut progress, &mut graph, flow, &cancel, &timed_out, observer.as_ref());
+                    self.finish(
+                        &run_id,
+                        finished,
+                        &mut progress,
+                        &mut graph,
+                        flow,
+                        &cancel,
+                        &timed_out,
+                        observer.as_ref(),
+                    );
                     continue;
                 }
 
@@ -212,7 +230,8 @@ impl Executor {
         }
 
         let written = outputs::write_all(&flow.outputs, &progress.outputs);
-        let all_completed = flow.tasks.iter().all(|task| progress.states.get(&task.id).is_some_and(|state| state.has_output()));
+        let all_completed =
+            flow.tasks.iter().all(|task| progress.states.get(&task.id).is_some_and(|state| state.has_output()));
         let all_written = written.iter().all(|output| output.error.is_none());
         record.state = if timed_out.load(Ordering::Relaxed) {
             RunState::TimedOut

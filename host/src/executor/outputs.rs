@@ -21,8 +21,12 @@ pub(crate) fn write_all(specs: &[OutputSpec], outputs: &HashMap<String, Arc<Vec<
                 Some(output) => select(spec, output).and_then(|bytes| write(spec, &bytes)),
             };
             match result {
-                Ok(bytes) => OutputReport { task: spec.task.clone(), path: spec.path.clone(), bytes: Some(bytes), error: None },
-                Err(error) => OutputReport { task: spec.task.clone(), path: spec.path.clone(), bytes: None, error: Some(error) },
+                Ok(bytes) => {
+                    OutputReport { task: spec.task.clone(), path: spec.path.clone(), bytes: Some(bytes), error: None }
+                }
+                Err(error) => {
+                    OutputReport { task: spec.task.clone(), path: spec.path.clone(), bytes: None, error: Some(error) }
+                }
             }
         })
         .collect()
@@ -35,7 +39,10 @@ fn select(spec: &OutputSpec, output: &[u8]) -> Result<Vec<u8>, String> {
         return Ok(output.to_vec());
     };
     let document: serde_json::Value = serde_json::from_slice(output).map_err(|error| {
-        format!("the output of task `{}` is not JSON ({error}), so pointer `{pointer}` cannot select from it", spec.task)
+        format!(
+            "the output of task `{}` is not JSON ({error}), so pointer `{pointer}` cannot select from it",
+            spec.task
+        )
     })?;
     let Some(selected) = document.pointer(pointer) else {
         return Err(format!("pointer `{pointer}` selects nothing in the output of task `{}`", spec.task));

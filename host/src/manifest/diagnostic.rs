@@ -37,12 +37,8 @@ impl Diagnostic {
 impl fmt::Display for Diagnostic {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.location {
-            Location::File { path, line, column } => {
-                write!(f, "{}:{line}:{column}: {}", path.display(), self.message)?
-            }
-            Location::CommandLine { argument } => {
-                write!(f, "--param {argument}: {}", self.message)?
-            }
+            Location::File { path, line, column } => write!(f, "{}:{line}:{column}: {}", path.display(), self.message)?,
+            Location::CommandLine { argument } => write!(f, "--param {argument}: {}", self.message)?,
             Location::Flow { path } => write!(f, "{}: {}", path.display(), self.message)?,
         }
         if let Some(help) = &self.help {

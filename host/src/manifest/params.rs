@@ -47,9 +47,7 @@ impl ParamType {
     pub(crate) fn parse_argument(self, text: &str, cwd: &Path) -> Result<ParamValue, String> {
         let value = match self {
             ParamType::String => ParamValue::String(text.to_string()),
-            ParamType::Integer => {
-                ParamValue::Integer(text.trim().parse().map_err(|_| self.mismatch(text))?)
-            }
+            ParamType::Integer => ParamValue::Integer(text.trim().parse().map_err(|_| self.mismatch(text))?),
             ParamType::Float => {
                 let number: f64 = text.trim().parse().map_err(|_| self.mismatch(text))?;
                 if !number.is_finite() {

@@ -13,13 +13,12 @@ pub(crate) const MAX_MEMORY_BYTES: u64 = 4 * 1024 * 1024 * 1024;
 /// Parses a memory size such as `64MiB`, `512 KiB` or a plain byte count.
 pub(crate) fn parse_memory(value: &toml::Value) -> Result<u64, String> {
     let bytes = match value {
-        toml::Value::Integer(bytes) => u64::try_from(*bytes)
-            .map_err(|_| format!("invalid memory size {bytes}: it is negative"))?,
-        toml::Value::String(text) => text
-            .trim()
-            .parse::<ByteSize>()
-            .map_err(|_| format!("invalid memory size `{text}`"))?
-            .as_u64(),
+        toml::Value::Integer(bytes) => {
+            u64::try_from(*bytes).map_err(|_| format!("invalid memory size {bytes}: it is negative"))?
+        }
+        toml::Value::String(text) => {
+            text.trim().parse::<ByteSize>().map_err(|_| format!("invalid memory size `{text}`"))?.as_u64()
+        }
         other => return Err(format!("invalid memory size {other}: expected a string such as \"64MiB\"")),
     };
     if bytes < MIN_MEMORY_BYTES {

@@ -118,10 +118,7 @@ impl<'a> Checker<'a> {
         self.diagnostics.push(diagnostic);
     }
 
-    fn check_params(
-        &mut self,
-        raw: &BTreeMap<Spanned<String>, Spanned<RawParam>>,
-    ) -> BTreeMap<String, ParamSpec> {
+    fn check_params(&mut self, raw: &BTreeMap<Spanned<String>, Spanned<RawParam>>) -> BTreeMap<String, ParamSpec> {
         let mut params = BTreeMap::new();
         for (name, param) in raw {
             if !is_identifier(name.get_ref()) {
@@ -130,11 +127,7 @@ impl<'a> Checker<'a> {
             }
             let param = param.get_ref();
             let Some(kind) = ParamType::from_name(param.kind.get_ref()) else {
-                let message = format!(
-                    "unknown type `{}` for parameter `{}`",
-                    param.kind.get_ref(),
-                    name.get_ref()
-                );
+                let message = format!("unknown type `{}` for parameter `{}`", param.kind.get_ref(), name.get_ref());
                 self.error(param.kind.span(), message, Some(format!("use one of: {}", ParamType::NAMES)));
                 continue;
             };
@@ -149,12 +142,8 @@ impl<'a> Checker<'a> {
                     }
                 },
             };
-            let spec = ParamSpec {
-                name: name.get_ref().clone(),
-                kind,
-                description: param.description.clone(),
-                default,
-            };
+            let spec =
+                ParamSpec { name: name.get_ref().clone(), kind, description: param.description.clone(), default };
             params.insert(name.get_ref().clone(), spec);
         }
         params
@@ -367,7 +356,8 @@ impl<'a> Checker<'a> {
             let task_params = self.check_task_params(&raw.params, &owner, params);
             let fuel = self.check_fuel(raw.fuel.as_ref(), &owner).unwrap_or(defaults.fuel);
             let memory_bytes = self.check_memory(raw.memory.as_ref(), &owner).unwrap_or(defaults.memory_bytes);
-            let ttl = self.check_duration(raw.cache_ttl.as_ref(), &format!("{owner}: cache_ttl")).or(defaults.cache_ttl);
+            let ttl =
+                self.check_duration(raw.cache_ttl.as_ref(), &format!("{owner}: cache_ttl")).or(defaults.cache_ttl);
             let timeout = self.check_duration(raw.timeout.as_ref(), &format!("{owner}: timeout")).or(defaults.timeout);
             let retry = self.check_retry(raw.retry.as_ref(), defaults.retry, &owner);
             let enabled = raw.cache.as_ref().map_or(defaults.cache, |cache| *cache.get_ref());
@@ -424,8 +414,9 @@ impl<'a> Checker<'a> {
             .filter(|set| *set)
             .count();
         if set != 1 {
-            let message =
-                format!("{owner}: `input` must have exactly one of `file`, `param`, `task`, `tasks` or `map`, found {set}");
+            let message = format!(
+                "{owner}: `input` must have exactly one of `file`, `param`, `task`, `tasks` or `map`, found {set}"
+            );
             let help = "write for example input = { task = \"extract\" } or input = { file = \"data/in.json\" }";
             self.error(spanned.span(), message, Some(help.to_string()));
             return InputSpec::None;
@@ -456,7 +447,11 @@ impl<'a> Checker<'a> {
         let mut ids: Vec<String> = Vec::new();
         for id in tasks.get_ref() {
             if ids.contains(id.get_ref()) {
-                self.error(id.span(), format!("{owner}: task `{}` is listed twice in `input.tasks`", id.get_ref()), None);
+                self.error(
+                    id.span(),
+                    format!("{owner}: task `{}` is listed twice in `input.tasks`", id.get_ref()),
+                    None,
+                );
                 continue;
             }
             ids.push(id.get_ref().clone());
@@ -538,18 +533,12 @@ impl<'a> Checker<'a> {
             let raw = raw.get_ref();
             let Some(input) = &raw.input else { continue };
             let input = input.get_ref();
-            let references = input
-                .task
-                .iter()
-                .chain(input.map.iter())
-                .chain(input.tasks.iter().flat_map(|tasks| tasks.get_ref()));
+            let references =
+                input.task.iter().chain(input.map.iter()).chain(input.tasks.iter().flat_map(|tasks| tasks.get_ref()));
             for reference in references {
                 if !known.contains(&reference.get_ref().as_str()) {
-                    let message = format!(
-                        "task `{}`: input refers to unknown task `{}`",
-                        raw.id.get_ref(),
-                        reference.get_ref()
-                    );
+                    let message =
+                        format!("task `{}`: input refers to unknown task `{}`", raw.id.get_ref(), reference.get_ref());
                     let help = format!("the flow's tasks are: {}", known.join(", "));
                     self.error(reference.span(), message, Some(help));
                 }
@@ -579,7 +568,11 @@ impl<'a> Checker<'a> {
                 let text = pointer.get_ref();
                 if !text.is_empty() && !text.starts_with('/') {
                     let help = "a JSON pointer is empty or starts with `/`, as in \"/summary\"";
-                    self.error(pointer.span(), format!("{owner}: invalid JSON pointer `{text}`"), Some(help.to_string()));
+                    self.error(
+                        pointer.span(),
+                        format!("{owner}: invalid JSON pointer `{text}`"),
+                        Some(help.to_string()),
+                    );
                 }
             }
             let Some(path) = self.check_file_template(&output.path, &owner, "output path", params, values, sources)
@@ -610,10 +603,8 @@ impl<'a> Checker<'a> {
             .collect();
 
         if let Some(cycle) = find_cycle(&upstream) {
-            let steps: Vec<String> = cycle
-                .windows(2)
-                .map(|pair| format!("`{}` needs `{}`", tasks[pair[0]].id, tasks[pair[1]].id))
-                .collect();
+            let steps: Vec<String> =
+                cycle.windows(2).map(|pair| format!("`{}` needs `{}`", tasks[pair[0]].id, tasks[pair[1]].id)).collect();
             let first = &tasks[cycle[0]].id;
             let span = raw_tasks
                 .iter()

@@ -39,7 +39,12 @@ impl ArtifactStore {
     /// Returns the compiled component, from disk when a valid artifact exists.
     ///
     /// Fails only when the component itself does not compile.
-    pub(crate) fn load(&self, engine: &Engine, bytes: &[u8], component_hash: &str) -> Result<(Component, ArtifactSource)> {
+    pub(crate) fn load(
+        &self,
+        engine: &Engine,
+        bytes: &[u8],
+        component_hash: &str,
+    ) -> Result<(Component, ArtifactSource)> {
         let path = self.dir.join(format!("{component_hash}-{}.cwasm", self.engine_hash));
         if let Some(component) = self.load_from_disk(engine, &path) {
             return Ok((component, ArtifactSource::Disk));
@@ -82,7 +87,8 @@ impl ArtifactStore {
 
     /// Writes the artifact and then its checksum, each by an atomic rename.
     fn store(&self, component: &Component, path: &Path) -> Result<()> {
-        let artifact = component.serialize().map_err(anyhow::Error::from).context("failed to serialize the compiled component")?;
+        let artifact =
+            component.serialize().map_err(anyhow::Error::from).context("failed to serialize the compiled component")?;
         fs::create_dir_all(&self.dir)
             .with_context(|| format!("failed to create artifact folder `{}`", self.dir.display()))?;
         write_atomically(path, &artifact)?;

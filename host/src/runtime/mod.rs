@@ -85,12 +85,17 @@ impl Runtime {
         config.wasm_component_model(true);
         config.consume_fuel(true);
         config.epoch_interruption(true);
-        let engine = Engine::new(&config).map_err(anyhow::Error::from).context("failed to create the wasmtime engine")?;
+        let engine =
+            Engine::new(&config).map_err(anyhow::Error::from).context("failed to create the wasmtime engine")?;
         start_epoch_clock(&engine);
 
         let mut linker = Linker::new(&engine);
-        wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(anyhow::Error::from).context("failed to link WASI")?;
-        Task::add_to_linker::<_, HasSelf<_>>(&mut linker, |state| state).map_err(anyhow::Error::from).context("failed to link the task world")?;
+        wasmtime_wasi::p2::add_to_linker_async(&mut linker)
+            .map_err(anyhow::Error::from)
+            .context("failed to link WASI")?;
+        Task::add_to_linker::<_, HasSelf<_>>(&mut linker, |state| state)
+            .map_err(anyhow::Error::from)
+            .context("failed to link the task world")?;
 
         let artifacts = artifacts::ArtifactStore::new(artifact_dir, &engine);
         Ok(Runtime { engine, linker, artifacts, loaded: Mutex::default(), instantiations: AtomicU64::new(0) })
@@ -196,22 +201,13 @@ impl Runtime {
         let fuel_used = fuel - store.get_fuel().unwrap_or(0);
         let (output, detail) = match call {
             Ok(Ok(output)) => (Ok(output), None),
-            Ok(Err(error)) => {
-                (Err(TaskFailure::Task { message: error.message, retryable: error.retryable }), None)
-            }
+            Ok(Err(error)) => (Err(TaskFailure::Task { message: error.message, retryable: error.retryable }), None),
             Err(error) => classify(error, store.data(), limits),
         };
 
         let state = store.into_data();
         let logs = collect_logs(&state);
-        TaskResult {
-            output,
-            fuel_used,
-            peak_memory_bytes: state.peak_memory_bytes,
-            logs,
-            duration,
-            detail,
-        }
+        TaskResult { output, fuel_used, peak_memory_bytes: state.peak_memory_bytes, logs, duration, detail }
     }
 }
 
@@ -314,10 +310,9 @@ fn panic_message(stderr: &[u8]) -> Option<String> {
 fn collect_logs(state: &TaskState) -> Vec<LogLine> {
     let mut logs = state.logs.clone();
     let now = sandbox::now_ms();
-    for (stream, capture, level) in [
-        (LogStream::Stdout, &state.stdout, LogLevel::Info),
-        (LogStream::Stderr, &state.stderr, LogLevel::Warn),
-    ] {
+    for (stream, capture, level) in
+        [(LogStream::Stdout, &state.stdout, LogLevel::Info), (LogStream::Stderr, &state.stderr, LogLevel::Warn)]
+    {
         let (bytes, dropped) = capture.take();
         for line in String::from_utf8_lossy(&bytes).lines() {
             logs.push(LogLine { timestamp_ms: now, attempt: state.attempt, level, stream, message: line.to_string() });
@@ -328,8 +323,15 @@ fn collect_logs(state: &TaskState) -> Vec<LogLine> {
         }
     }
     if state.logs_dropped > 0 {
-        let message = format!("[{} more log lines dropped: the cap is {} bytes]", state.logs_dropped, sandbox::LOG_BYTES);
-        logs.push(LogLine { timestamp_ms: now, attempt: state.attempt, level: LogLevel::Warn, stream: LogStream::Log, message });
+        let message =
+            format!("[{} more log lines dropped: the cap is {} bytes]", state.logs_dropped, sandbox::LOG_BYTES);
+        logs.push(LogLine {
+            timestamp_ms: now,
+            attempt: state.attempt,
+            level: LogLevel::Warn,
+            stream: LogStream::Log,
+            message,
+        });
     }
     logs
 }

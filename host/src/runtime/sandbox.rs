@@ -42,11 +42,7 @@ pub(crate) struct MemoryLimitExceeded {
 
 impl std::fmt::Display for MemoryLimitExceeded {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "memory growth to {} bytes exceeds the limit of {} bytes",
-            self.requested_bytes, self.limit_bytes
-        )
+        write!(f, "memory growth to {} bytes exceeds the limit of {} bytes", self.requested_bytes, self.limit_bytes)
     }
 }
 
@@ -62,9 +58,7 @@ pub(crate) enum AttemptInterrupted {
 impl AttemptInterrupted {
     pub(crate) fn into_failure(self, limits: crate::manifest::Limits) -> super::TaskFailure {
         match self {
-            AttemptInterrupted::TimedOut => {
-                super::TaskFailure::Timeout { limit: limits.timeout.unwrap_or_default() }
-            }
+            AttemptInterrupted::TimedOut => super::TaskFailure::Timeout { limit: limits.timeout.unwrap_or_default() },
             AttemptInterrupted::Cancelled => super::TaskFailure::Cancelled,
         }
     }

@@ -21,7 +21,9 @@ use std::time::{Duration, Instant};
 use anyhow::{Context as _, Result, bail};
 
 pub use live_log::{LiveEntry, LiveLogWriter, live_log_path};
-pub use runs::{AttemptRecord, ElementRecord, RedbRunStore, RunFilter, RunRecord, RunState, RunStore, TaskRecord, TaskState};
+pub use runs::{
+    AttemptRecord, ElementRecord, RedbRunStore, RunFilter, RunRecord, RunState, RunStore, TaskRecord, TaskState,
+};
 
 /// The environment variable that sets the state directory.
 pub const STATE_DIR_ENV: &str = "WFLOW_STATE_DIR";

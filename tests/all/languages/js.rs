@@ -44,12 +44,7 @@ fn componentize(source: &str, file_name: &str) -> PathBuf {
     let component = output_dir.join(file_name);
     if support::up_to_date(
         &component,
-        &[
-            source,
-            "guest-sdk/js/wflow.js",
-            "wit/task.wit",
-            "target/guest-tools/node/package-lock.json",
-        ],
+        &[source, "guest-sdk/js/wflow.js", "wit/task.wit", "target/guest-tools/node/package-lock.json"],
     ) {
         support::precompile(&component);
         return component;
@@ -60,25 +55,10 @@ fn componentize(source: &str, file_name: &str) -> PathBuf {
     let output = Command::new(&tool)
         .current_dir(&root)
         .arg(source)
-        .args([
-            "--wit",
-            "wit",
-            "-n",
-            "task",
-            "-d",
-            "http",
-            "-d",
-            "fetch-event",
-            "-o",
-        ])
+        .args(["--wit", "wit", "-n", "task", "-d", "http", "-d", "fetch-event", "-o"])
         .arg(&component)
         .output()
-        .unwrap_or_else(|error| {
-            panic!(
-                "failed to start componentize-js at {}: {error}",
-                tool.display()
-            )
-        });
+        .unwrap_or_else(|error| panic!("failed to start componentize-js at {}: {error}", tool.display()));
     assert!(
         output.status.success(),
         "componentize-js failed to build {source}:\n{}",
@@ -108,12 +88,8 @@ fn reference_origins(flights: &str) -> Vec<OriginStats> {
     let rows: Vec<serde_json::Value> = serde_json::from_str(flights).unwrap();
     let mut totals: BTreeMap<String, (u64, i64)> = BTreeMap::new();
     for row in &rows {
-        let origin = row["origin"]
-            .as_str()
-            .expect("every raw row has a string `origin`");
-        let delay = row["delay"]
-            .as_i64()
-            .expect("every raw row has an integer `delay`");
+        let origin = row["origin"].as_str().expect("every raw row has a string `origin`");
+        let delay = row["delay"].as_i64().expect("every raw row has an integer `delay`");
         let entry = totals.entry(origin.to_string()).or_default();
         entry.0 += 1;
         entry.1 += delay;
@@ -122,11 +98,7 @@ fn reference_origins(flights: &str) -> Vec<OriginStats> {
         .into_iter()
         .map(|(origin, (flights, delay_sum))| {
             let mean = delay_sum as f64 / flights as f64;
-            OriginStats {
-                origin,
-                flights,
-                mean_delay: (mean * 100.0).round() / 100.0,
-            }
+            OriginStats { origin, flights, mean_delay: (mean * 100.0).round() / 100.0 }
         })
         .collect()
 }
@@ -143,10 +115,7 @@ fn with_unusable_rows(flights: &str) -> String {
         "null",
         "42",
     ];
-    let body = flights
-        .trim_end()
-        .strip_suffix(']')
-        .expect("the flights file is a JSON array");
+    let body = flights.trim_end().strip_suffix(']').expect("the flights file is a JSON array");
     format!("{body},{}]", unusable.join(","))
 }
 
@@ -172,9 +141,7 @@ retry = {{ attempts = 2, delay = "10ms" }}
 #[tokio::test(flavor = "multi_thread")]
 async fn origins_match_reference() {
     let sandbox = Sandbox::new();
-    let flights =
-        std::fs::read_to_string(support::root().join("examples/flights/data/flights-2k.json"))
-            .unwrap();
+    let flights = std::fs::read_to_string(support::root().join("examples/flights/data/flights-2k.json")).unwrap();
     sandbox.write("flights.json", &with_unusable_rows(&flights));
     let extract = support::component("flights_extract").display().to_string();
     let origins = js_component().display().to_string();
@@ -201,36 +168,25 @@ path = "origins.json"
     let report = support::run(&host, &flow).await;
 
     assert_eq!(report.state, RunState::Completed, "{report:#?}");
-    let written: OriginsOutput = serde_json::from_str(
-        &std::fs::read_to_string(sandbox.path().join("origins.json")).unwrap(),
-    )
-    .unwrap();
+    let written: OriginsOutput =
+        serde_json::from_str(&std::fs::read_to_string(sandbox.path().join("origins.json")).unwrap()).unwrap();
     let expected = reference_origins(&flights);
     assert_eq!(written.origins, expected);
 
     let logs = host.runs().logs(&report.run_id, "origins").unwrap();
-    let messages: Vec<&str> = logs
-        .iter()
-        .filter(|line| line.stream == LogStream::Log)
-        .map(|line| line.message.as_str())
-        .collect();
+    let messages: Vec<&str> =
+        logs.iter().filter(|line| line.stream == LogStream::Log).map(|line| line.message.as_str()).collect();
     let summary = format!("origins: 2000 flights, {} airports", expected.len());
     assert_eq!(
         messages,
-        [
-            "origins: skipped 8 rows without a string `origin` and an integer `delay`",
-            summary.as_str(),
-        ]
+        ["origins: skipped 8 rows without a string `origin` and an integer `delay`", summary.as_str(),]
     );
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn fatal_errors_are_not_retried() {
     let sandbox = Sandbox::new();
-    sandbox.write(
-        "unusable.json",
-        r#"[{"delay": "late"}, {"origin": 7, "delay": 1}]"#,
-    );
+    sandbox.write("unusable.json", r#"[{"delay": "late"}, {"origin": 7, "delay": 1}]"#);
     sandbox.write("object.json", r#"{"rows": []}"#);
     sandbox.write("garbled.json", "flights: none");
     let origins = js_component().display().to_string();
@@ -248,33 +204,18 @@ async fn fatal_errors_are_not_retried() {
     for id in ["unusable", "object", "garbled"] {
         let task = report.task(id).unwrap();
         assert_eq!(task.state, TaskState::Failed, "task `{id}`");
-        assert_eq!(
-            task.attempts, 1,
-            "task `{id}` has a fatal error, which is not retried"
-        );
+        assert_eq!(task.attempts, 1, "task `{id}` has a fatal error, which is not retried");
     }
     assert_eq!(
         report.task("unusable").unwrap().error.as_deref(),
-        Some(
-            "task `unusable` failed: none of the 2 input rows has a non-empty string `origin` and an integer `delay`"
-        )
+        Some("task `unusable` failed: none of the 2 input rows has a non-empty string `origin` and an integer `delay`")
     );
     assert_eq!(
         report.task("object").unwrap().error.as_deref(),
-        Some(
-            "task `object` failed: input must be a JSON array of flight rows, but it is an object"
-        )
+        Some("task `object` failed: input must be a JSON array of flight rows, but it is an object")
     );
-    let garbled = report
-        .task("garbled")
-        .unwrap()
-        .error
-        .clone()
-        .unwrap_or_default();
-    assert!(
-        garbled.starts_with("task `garbled` failed: input is not JSON: "),
-        "{garbled}"
-    );
+    let garbled = report.task("garbled").unwrap().error.clone().unwrap_or_default();
+    assert!(garbled.starts_with("task `garbled` failed: input is not JSON: "), "{garbled}");
 }
 
 /// Returns the fixture's input that selects `mode`, a JSON string.
@@ -286,7 +227,8 @@ fn mode(mode: &str) -> Vec<u8> {
 /// `input` from a file and receives parameters `count` and `label`.
 fn fixture_flow(sandbox: &Sandbox, tasks: &[(&str, Vec<u8>)]) -> PathBuf {
     let component = fixture_component().display().to_string();
-    let params = "[params.count]\ntype = \"integer\"\ndefault = 7\n\n[params.label]\ntype = \"string\"\ndefault = \"JS\"\n";
+    let params =
+        "[params.count]\ntype = \"integer\"\ndefault = 7\n\n[params.label]\ntype = \"string\"\ndefault = \"JS\"\n";
     let mut text = String::new();
     for (id, input) in tasks {
         std::fs::write(sandbox.path().join(format!("{id}.input")), input).unwrap();
@@ -310,13 +252,7 @@ path = "{id}.output"
 #[tokio::test(flavor = "multi_thread")]
 async fn retryable_error_is_retried() {
     let sandbox = Sandbox::new();
-    let flow = support::load(
-        &fixture_flow(
-            &sandbox,
-            &[("flaky", mode("flaky")), ("always", mode("retryable"))],
-        ),
-        &[],
-    );
+    let flow = support::load(&fixture_flow(&sandbox, &[("flaky", mode("flaky")), ("always", mode("retryable"))]), &[]);
     let host = sandbox.host();
 
     let report = support::run(&host, &flow).await;
@@ -325,33 +261,18 @@ async fn retryable_error_is_retried() {
     assert_eq!(flaky.state, TaskState::Completed);
     assert_eq!(flaky.attempts, 2);
     let records = host.runs().tasks(&report.run_id).unwrap();
-    let record = records
-        .iter()
-        .find(|record| record.task_id == "flaky")
-        .unwrap();
-    let states: Vec<TaskState> = record
-        .attempts
-        .iter()
-        .map(|attempt| attempt.state)
-        .collect();
+    let record = records.iter().find(|record| record.task_id == "flaky").unwrap();
+    let states: Vec<TaskState> = record.attempts.iter().map(|attempt| attempt.state).collect();
     assert_eq!(states, [TaskState::Failed, TaskState::Completed]);
-    assert_eq!(
-        record.attempts[0].error.as_deref(),
-        Some("task `flaky` failed: attempt 1 fails on purpose")
-    );
-    let output: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(sandbox.path().join("flaky.output")).unwrap(),
-    )
-    .unwrap();
+    assert_eq!(record.attempts[0].error.as_deref(), Some("task `flaky` failed: attempt 1 fails on purpose"));
+    let output: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(sandbox.path().join("flaky.output")).unwrap()).unwrap();
     assert_eq!(output, serde_json::json!({ "attempt": 2 }));
 
     let always = report.task("always").unwrap();
     assert_eq!(always.state, TaskState::Failed);
     assert_eq!(always.attempts, 2);
-    assert_eq!(
-        always.error.as_deref(),
-        Some("task `always` failed: the fixture was asked to fail, retryably")
-    );
+    assert_eq!(always.error.as_deref(), Some("task `always` failed: the fixture was asked to fail, retryably"));
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -373,10 +294,7 @@ async fn other_errors_are_fatal() {
     for (id, _) in &tasks {
         let task = report.task(id).unwrap();
         assert_eq!(task.state, TaskState::Failed, "task `{id}`");
-        assert_eq!(
-            task.attempts, 1,
-            "task `{id}` has a fatal error, which is not retried"
-        );
+        assert_eq!(task.attempts, 1, "task `{id}` has a fatal error, which is not retried");
     }
     assert_eq!(
         report.task("fatal").unwrap().error.as_deref(),
@@ -399,44 +317,17 @@ async fn other_errors_are_fatal() {
         report.task("level").unwrap().error.as_deref(),
         Some("task `level` failed: TypeError: \"loud\" is not one of the cases of level")
     );
-    let binary = report
-        .task("binary")
-        .unwrap()
-        .error
-        .clone()
-        .unwrap_or_default();
-    assert!(
-        binary
-            .starts_with("task `binary` failed: input is not valid UTF-8, so it cannot be JSON: "),
-        "{binary}"
-    );
-    let crash = report
-        .task("crash")
-        .unwrap()
-        .error
-        .clone()
-        .unwrap_or_default();
-    assert!(
-        crash.starts_with("task `crash` failed: TypeError: "),
-        "{crash}"
-    );
+    let binary = report.task("binary").unwrap().error.clone().unwrap_or_default();
+    assert!(binary.starts_with("task `binary` failed: input is not valid UTF-8, so it cannot be JSON: "), "{binary}");
+    let crash = report.task("crash").unwrap().error.clone().unwrap_or_default();
+    assert!(crash.starts_with("task `crash` failed: TypeError: "), "{crash}");
 
     let logs = host.runs().logs(&report.run_id, "crash").unwrap();
-    let stderr: Vec<&str> = logs
-        .iter()
-        .filter(|line| line.stream == LogStream::Stderr)
-        .map(|line| line.message.as_str())
-        .collect();
+    let stderr: Vec<&str> =
+        logs.iter().filter(|line| line.stream == LogStream::Stderr).map(|line| line.message.as_str()).collect();
+    assert!(stderr.first().is_some_and(|line| line.starts_with("TypeError: ")), "{stderr:?}");
     assert!(
-        stderr
-            .first()
-            .is_some_and(|line| line.starts_with("TypeError: ")),
-        "{stderr:?}"
-    );
-    assert!(
-        stderr
-            .iter()
-            .any(|line| line.contains("tests/fixtures/js/faults.js:")),
+        stderr.iter().any(|line| line.contains("tests/fixtures/js/faults.js:")),
         "the stack names the line that threw: {stderr:?}"
     );
 }
@@ -445,19 +336,14 @@ async fn other_errors_are_fatal() {
 async fn context_and_bytes_reach_task() {
     let sandbox = Sandbox::new();
     let raw_input = vec![0x00, 0xff, 0x80, b'a'];
-    let tasks = [
-        ("context", mode("context")),
-        ("raw_reverse", raw_input.clone()),
-    ];
+    let tasks = [("context", mode("context")), ("raw_reverse", raw_input.clone())];
     let flow = support::load(&fixture_flow(&sandbox, &tasks), &[("count", "-12")]);
 
     let report = support::run(&sandbox.host(), &flow).await;
 
     assert_eq!(report.state, RunState::Completed, "{report:#?}");
-    let context: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(sandbox.path().join("context.output")).unwrap(),
-    )
-    .unwrap();
+    let context: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(sandbox.path().join("context.output")).unwrap()).unwrap();
     let expected = serde_json::json!({
         "flow": "faults",
         "task": "context",
@@ -467,8 +353,5 @@ async fn context_and_bytes_reach_task() {
     });
     assert_eq!(context, expected);
     let reversed: Vec<u8> = raw_input.iter().rev().copied().collect();
-    assert_eq!(
-        std::fs::read(sandbox.path().join("raw_reverse.output")).unwrap(),
-        reversed
-    );
+    assert_eq!(std::fs::read(sandbox.path().join("raw_reverse.output")).unwrap(), reversed);
 }

@@ -41,21 +41,11 @@ pub(crate) fn python_component() -> &'static PathBuf {
         let output = Command::new(&tool)
             .current_dir(&root)
             .args(["-d", "wit", "-w", "task", "componentize", "delays"])
-            .args([
-                "-p",
-                "guest-sdk/python",
-                "-p",
-                "examples/hello-python",
-                "-o",
-            ])
+            .args(["-p", "guest-sdk/python", "-p", "examples/hello-python", "-o"])
             .arg(&component)
             .output()
             .expect("failed to start componentize-py");
-        assert!(
-            output.status.success(),
-            "componentize-py failed:\n{}",
-            String::from_utf8_lossy(&output.stderr)
-        );
+        assert!(output.status.success(), "componentize-py failed:\n{}", String::from_utf8_lossy(&output.stderr));
         support::precompile(&component);
         component
     })
@@ -103,9 +93,7 @@ path = "percentiles.json"
 #[tokio::test(flavor = "multi_thread")]
 async fn python_task_computes_percentiles() {
     let sandbox = Sandbox::new();
-    let flights =
-        std::fs::read_to_string(support::root().join("examples/flights/data/flights-2k.json"))
-            .unwrap();
+    let flights = std::fs::read_to_string(support::root().join("examples/flights/data/flights-2k.json")).unwrap();
     let flow = support::load(&delays_flow(&sandbox, &flights), &[]);
     let host = sandbox.host();
 
@@ -113,15 +101,10 @@ async fn python_task_computes_percentiles() {
 
     assert_eq!(report.state, RunState::Completed, "{report:#?}");
     let rows: Vec<serde_json::Value> = serde_json::from_str(&flights).unwrap();
-    let mut delays: Vec<i64> = rows
-        .iter()
-        .map(|row| row["delay"].as_i64().unwrap())
-        .collect();
+    let mut delays: Vec<i64> = rows.iter().map(|row| row["delay"].as_i64().unwrap()).collect();
     delays.sort();
-    let written: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(sandbox.path().join("percentiles.json")).unwrap(),
-    )
-    .unwrap();
+    let written: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(sandbox.path().join("percentiles.json")).unwrap()).unwrap();
     let expected = serde_json::json!({
         "flights": 2000,
         "p50": nearest_rank(&delays, 50),
@@ -131,11 +114,7 @@ async fn python_task_computes_percentiles() {
     assert_eq!(written, expected);
     use wflow_host::state::RunStore as _;
     let logs = host.runs().logs(&report.run_id, "delays").unwrap();
-    assert!(
-        logs.iter()
-            .any(|line| line.message == "delays: 2000 delays"),
-        "{logs:?}"
-    );
+    assert!(logs.iter().any(|line| line.message == "delays: 2000 delays"), "{logs:?}");
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -147,8 +126,5 @@ async fn python_task_error_is_fatal() {
 
     let task = report.task("delays").unwrap();
     assert_eq!(task.state, TaskState::Failed);
-    assert_eq!(
-        task.error.as_deref(),
-        Some("task `delays` failed: input has no row with an integer `delay`")
-    );
+    assert_eq!(task.error.as_deref(), Some("task `delays` failed: input has no row with an integer `delay`"));
 }

@@ -91,9 +91,7 @@ fn run(ctx: &Context, input: EnrichOutput) -> Result<AggregateOutput> {
     let min_flights = ctx.param::<i64>("min_flights")?;
     let delay_threshold = ctx.param::<i64>("delay_threshold")?;
     if min_flights < 0 {
-        return Err(TaskError::fatal(format!(
-            "parameter `min_flights` must be 0 or more, but it is {min_flights}"
-        )));
+        return Err(TaskError::fatal(format!("parameter `min_flights` must be 0 or more, but it is {min_flights}")));
     }
 
     // An origin's city and state come from its first row, because enrich gives
@@ -101,14 +99,9 @@ fn run(ctx: &Context, input: EnrichOutput) -> Result<AggregateOutput> {
     let mut origins: BTreeMap<&str, (&Flight, Totals)> = BTreeMap::new();
     let mut hours: BTreeMap<u32, Totals> = BTreeMap::new();
     for flight in &input.rows {
-        let (_, totals) = origins
-            .entry(&flight.origin)
-            .or_insert_with(|| (flight, Totals::default()));
+        let (_, totals) = origins.entry(&flight.origin).or_insert_with(|| (flight, Totals::default()));
         totals.add(flight.delay, delay_threshold);
-        hours
-            .entry(flight.hour)
-            .or_default()
-            .add(flight.delay, delay_threshold);
+        hours.entry(flight.hour).or_default().add(flight.delay, delay_threshold);
     }
 
     let mut by_origin: Vec<OriginStats> = origins
@@ -123,19 +116,11 @@ fn run(ctx: &Context, input: EnrichOutput) -> Result<AggregateOutput> {
             delayed_share: totals.delayed_share(),
         })
         .collect();
-    by_origin.sort_by(|a, b| {
-        b.flights
-            .cmp(&a.flights)
-            .then_with(|| a.origin.cmp(&b.origin))
-    });
+    by_origin.sort_by(|a, b| b.flights.cmp(&a.flights).then_with(|| a.origin.cmp(&b.origin)));
 
     let by_hour: Vec<HourStats> = hours
         .iter()
-        .map(|(&hour, totals)| HourStats {
-            hour,
-            flights: totals.flights,
-            mean_delay: totals.mean_delay(),
-        })
+        .map(|(&hour, totals)| HourStats { hour, flights: totals.flights, mean_delay: totals.mean_delay() })
         .collect();
 
     wflow_guest::info!(

@@ -73,22 +73,10 @@ fn parse_flight(row: &Value) -> std::result::Result<Flight, &'static str> {
         return Err("not_an_object");
     };
 
-    let date = fields
-        .get("date")
-        .ok_or("missing_date")?
-        .as_str()
-        .ok_or("invalid_date")?;
+    let date = fields.get("date").ok_or("missing_date")?.as_str().ok_or("invalid_date")?;
     let hour = parse_departure_hour(date).ok_or("invalid_date")?;
-    let delay = fields
-        .get("delay")
-        .ok_or("missing_delay")?
-        .as_i64()
-        .ok_or("invalid_delay")?;
-    let distance = fields
-        .get("distance")
-        .ok_or("missing_distance")?
-        .as_i64()
-        .ok_or("invalid_distance")?;
+    let delay = fields.get("delay").ok_or("missing_delay")?.as_i64().ok_or("invalid_delay")?;
+    let distance = fields.get("distance").ok_or("missing_distance")?.as_i64().ok_or("invalid_distance")?;
     let origin = fields.get("origin").ok_or("missing_origin")?;
     let origin = airport_code(origin).ok_or("invalid_origin")?;
     let destination = fields.get("destination").ok_or("missing_destination")?;
@@ -115,11 +103,8 @@ fn airport_code(value: &Value) -> Option<&str> {
 /// as `YYYY/MM/DD HH:MM`, zero-padded, with a 24-hour clock.
 fn parse_departure_hour(date: &str) -> Option<u32> {
     let bytes = date.as_bytes();
-    let separators_valid = bytes.len() == 16
-        && bytes[4] == b'/'
-        && bytes[7] == b'/'
-        && bytes[10] == b' '
-        && bytes[13] == b':';
+    let separators_valid =
+        bytes.len() == 16 && bytes[4] == b'/' && bytes[7] == b'/' && bytes[10] == b' ' && bytes[13] == b':';
     if !separators_valid {
         return None;
     }
@@ -130,19 +115,14 @@ fn parse_departure_hour(date: &str) -> Option<u32> {
     let hour = parse_digits(&bytes[11..13])?;
     let minute = parse_digits(&bytes[14..16])?;
 
-    let valid = (1..=12).contains(&month)
-        && (1..=days_in_month(year, month)).contains(&day)
-        && hour <= 23
-        && minute <= 59;
+    let valid =
+        (1..=12).contains(&month) && (1..=days_in_month(year, month)).contains(&day) && hour <= 23 && minute <= 59;
     valid.then_some(hour)
 }
 
 /// Parses ASCII digits only: no sign, no spaces.
 fn parse_digits(digits: &[u8]) -> Option<u32> {
-    digits.iter().try_fold(0, |value, &byte| {
-        byte.is_ascii_digit()
-            .then(|| value * 10 + u32::from(byte - b'0'))
-    })
+    digits.iter().try_fold(0, |value, &byte| byte.is_ascii_digit().then(|| value * 10 + u32::from(byte - b'0')))
 }
 
 /// Number of days in `month` (1 to 12) of `year` in the Gregorian calendar.
@@ -208,22 +188,10 @@ mod tests {
             (json!([1, 2]), "not_an_object"),
             (json!({"delay": 1}), "missing_date"),
             (json!({"date": null}), "invalid_date"),
-            (
-                json!({"date": "2001/01/01 06:55", "delay": 5.0}),
-                "invalid_delay",
-            ),
-            (
-                json!({"date": "2001/01/01 06:55", "delay": "5"}),
-                "invalid_delay",
-            ),
-            (
-                json!({"date": "2001/01/01 06:55", "delay": 5}),
-                "missing_distance",
-            ),
-            (
-                json!({"date": "2001/01/01 06:55", "delay": 5, "distance": 1e3}),
-                "invalid_distance",
-            ),
+            (json!({"date": "2001/01/01 06:55", "delay": 5.0}), "invalid_delay"),
+            (json!({"date": "2001/01/01 06:55", "delay": "5"}), "invalid_delay"),
+            (json!({"date": "2001/01/01 06:55", "delay": 5}), "missing_distance"),
+            (json!({"date": "2001/01/01 06:55", "delay": 5, "distance": 1e3}), "invalid_distance"),
             (
                 json!({"date": "2001/01/01 06:55", "delay": 5, "distance": 10,
                     "origin": "LA"}),

@@ -89,22 +89,14 @@ fn run(_ctx: &Context, input: EnrichInput) -> Result<EnrichOutput> {
     if unknown_origins.is_empty() {
         wflow_guest::info!("found every origin airport of {} rows", rows.len());
     } else {
-        let listed: Vec<&str> = unknown_origins
-            .iter()
-            .take(20)
-            .map(String::as_str)
-            .collect();
+        let listed: Vec<&str> = unknown_origins.iter().take(20).map(String::as_str).collect();
         wflow_guest::warn!(
             "{} origin airports not found in the airports table, on {} of {} rows: {}{}",
             unknown_origins.len(),
             rows_with_unknown_origin,
             rows.len(),
             listed.join(", "),
-            if unknown_origins.len() > listed.len() {
-                ", ..."
-            } else {
-                ""
-            }
+            if unknown_origins.len() > listed.len() { ", ..." } else { "" }
         );
     }
 

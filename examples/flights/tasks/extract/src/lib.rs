@@ -5,8 +5,7 @@ use wflow_guest::{Bytes, Context, ErrorContext, Result, TaskError};
 
 /// Parses the flights file, which must be a JSON array, and returns its rows.
 fn run(_ctx: &Context, input: Bytes) -> Result<Vec<Value>> {
-    let document: Value =
-        serde_json::from_slice(&input.0).context("flights file is not valid JSON")?;
+    let document: Value = serde_json::from_slice(&input.0).context("flights file is not valid JSON")?;
 
     let Value::Array(rows) = document else {
         return Err(TaskError::fatal(format!(

@@ -64,10 +64,7 @@ fn run(ctx: &Context, input: MonthRows) -> Result<MonthStats> {
 /// row's date lies outside `month`.
 fn compute_month_stats(input: &MonthRows, delay_threshold: i64) -> Result<MonthStats> {
     let Some(date_prefix) = date_prefix_of(&input.month) else {
-        return Err(TaskError::fatal(format!(
-            "month {:?} is not in the form `YYYY-MM`",
-            input.month
-        )));
+        return Err(TaskError::fatal(format!("month {:?} is not in the form `YYYY-MM`", input.month)));
     };
     if input.rows.is_empty() {
         return Err(TaskError::fatal(format!(
@@ -143,11 +140,7 @@ mod tests {
             month: month.to_string(),
             rows: rows
                 .iter()
-                .map(|&(date, delay, origin)| Flight {
-                    date: date.to_string(),
-                    delay,
-                    origin: origin.to_string(),
-                })
+                .map(|&(date, delay, origin)| Flight { date: date.to_string(), delay, origin: origin.to_string() })
                 .collect(),
         }
     }
@@ -156,11 +149,7 @@ mod tests {
     fn stats_of_one_month() {
         let input = month(
             "2001-02",
-            &[
-                ("2001/02/01 06:00", 20, "SFO"),
-                ("2001/02/01 07:00", -5, "LAX"),
-                ("2001/02/28 23:59", 15, "SFO"),
-            ],
+            &[("2001/02/01 06:00", 20, "SFO"), ("2001/02/01 07:00", -5, "LAX"), ("2001/02/28 23:59", 15, "SFO")],
         );
 
         let stats = compute_month_stats(&input, 15).unwrap();
@@ -197,11 +186,7 @@ mod tests {
     fn mean_delay_rounds_to_two_decimals() {
         let input = month(
             "2001-01",
-            &[
-                ("2001/01/01 06:00", -1, "AAA"),
-                ("2001/01/01 07:00", -1, "AAA"),
-                ("2001/01/01 08:00", 0, "AAA"),
-            ],
+            &[("2001/01/01 06:00", -1, "AAA"), ("2001/01/01 07:00", -1, "AAA"), ("2001/01/01 08:00", 0, "AAA")],
         );
 
         let stats = compute_month_stats(&input, 0).unwrap();
@@ -232,10 +217,7 @@ mod tests {
     fn stats_reject_invalid_input() {
         let cases = [
             (month("2001-01", &[]), "has no rows"),
-            (
-                month("2001/01", &[("2001/01/01 06:00", 0, "AAA")]),
-                "not in the form `YYYY-MM`",
-            ),
+            (month("2001/01", &[("2001/01/01 06:00", 0, "AAA")]), "not in the form `YYYY-MM`"),
             (
                 month("2001-01", &[("2001/02/01 06:00", 0, "AAA")]),
                 "row 1 has the date \"2001/02/01 06:00\", which is not in month 2001-01",

@@ -70,10 +70,7 @@ fn partition_by_month(rows: Vec<Flight>) -> Result<Vec<MonthRows>> {
         months.entry(month).or_default().push(flight);
     }
 
-    let months = months
-        .into_iter()
-        .map(|(month, rows)| MonthRows { month, rows })
-        .collect();
+    let months = months.into_iter().map(|(month, rows)| MonthRows { month, rows }).collect();
     Ok(months)
 }
 
@@ -139,11 +136,7 @@ mod tests {
             .collect();
         assert_eq!(
             summary,
-            [
-                ("2000-12", vec!["BBB"]),
-                ("2001-01", vec!["CCC", "EEE"]),
-                ("2001-02", vec!["AAA", "DDD"]),
-            ]
+            [("2000-12", vec!["BBB"]), ("2001-01", vec!["CCC", "EEE"]), ("2001-02", vec!["AAA", "DDD"]),]
         );
     }
 
@@ -154,10 +147,7 @@ mod tests {
 
     #[test]
     fn partition_rejects_malformed_date() {
-        let rows = vec![
-            flight("2001/01/01 06:55", "AAA"),
-            flight("2001-01-01", "BBB"),
-        ];
+        let rows = vec![flight("2001/01/01 06:55", "AAA"), flight("2001-01-01", "BBB")];
 
         let error = partition_by_month(rows).unwrap_err();
 
@@ -168,18 +158,14 @@ mod tests {
 
     #[test]
     fn rows_written_as_clean_wrote_them() {
-        let clean_row = r#"{"date":"2001/01/01 06:55","hour":6,"delay":-19,"distance":1797,"origin":"LAX","destination":"BNA"}"#;
-        let input = format!(
-            r#"{{"rows_read":1,"rows_rejected":0,"rejected_by_reason":{{}},"rows":[{clean_row}]}}"#
-        );
+        let clean_row =
+            r#"{"date":"2001/01/01 06:55","hour":6,"delay":-19,"distance":1797,"origin":"LAX","destination":"BNA"}"#;
+        let input = format!(r#"{{"rows_read":1,"rows_rejected":0,"rejected_by_reason":{{}},"rows":[{clean_row}]}}"#);
         let input: CleanOutput = serde_json::from_str(&input).unwrap();
 
         let months = partition_by_month(input.rows).unwrap();
 
         let output = serde_json::to_string(&months).unwrap();
-        assert_eq!(
-            output,
-            format!(r#"[{{"month":"2001-01","rows":[{clean_row}]}}]"#)
-        );
+        assert_eq!(output, format!(r#"[{{"month":"2001-01","rows":[{clean_row}]}}]"#));
     }
 }

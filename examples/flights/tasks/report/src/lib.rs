@@ -45,33 +45,17 @@ struct Summary {
 
 /// Writes the per-origin and per-hour tables as CSV and passes the summary on.
 fn run(_ctx: &Context, input: AggregateOutput) -> Result<Report> {
-    let by_origin_csv =
-        write_by_origin_csv(&input.by_origin).context("failed to write by_origin_csv")?;
+    let by_origin_csv = write_by_origin_csv(&input.by_origin).context("failed to write by_origin_csv")?;
     let by_hour_csv = write_by_hour_csv(&input.by_hour).context("failed to write by_hour_csv")?;
-    wflow_guest::info!(
-        "wrote {} origin rows and {} hour rows",
-        input.by_origin.len(),
-        input.by_hour.len()
-    );
-    Ok(Report {
-        by_origin_csv,
-        by_hour_csv,
-        summary: input.summary,
-    })
+    wflow_guest::info!("wrote {} origin rows and {} hour rows", input.by_origin.len(), input.by_hour.len());
+    Ok(Report { by_origin_csv, by_hour_csv, summary: input.summary })
 }
 
 /// Writes the per-origin table. Mean delays have 2 decimals and delayed shares
 /// 4, and an unknown city or state is an empty field.
 fn write_by_origin_csv(rows: &[OriginStats]) -> Result<String> {
     let mut writer = csv_writer();
-    writer.write_record([
-        "origin",
-        "city",
-        "state",
-        "flights",
-        "mean_delay",
-        "delayed_share",
-    ])?;
+    writer.write_record(["origin", "city", "state", "flights", "mean_delay", "delayed_share"])?;
     for row in rows {
         writer.write_record([
             row.origin.as_str(),
@@ -89,11 +73,7 @@ fn write_by_hour_csv(rows: &[HourStats]) -> Result<String> {
     let mut writer = csv_writer();
     writer.write_record(["hour", "flights", "mean_delay"])?;
     for row in rows {
-        writer.write_record([
-            &row.hour.to_string(),
-            &row.flights.to_string(),
-            &format!("{:.2}", row.mean_delay),
-        ])?;
+        writer.write_record([&row.hour.to_string(), &row.flights.to_string(), &format!("{:.2}", row.mean_delay)])?;
     }
     finish(writer)
 }
@@ -108,9 +88,7 @@ fn csv_writer() -> csv::Writer<Vec<u8>> {
 }
 
 fn finish(writer: csv::Writer<Vec<u8>>) -> Result<String> {
-    let bytes = writer
-        .into_inner()
-        .context("failed to flush the CSV writer")?;
+    let bytes = writer.into_inner().context("failed to flush the CSV writer")?;
     String::from_utf8(bytes).context("CSV output is not UTF-8")
 }
 
