@@ -34,6 +34,10 @@ default = "error"
 type = "string"
 default = "echo"
 
+[params.mute]
+type = "string"
+default = "mute"
+
 [defaults]
 fuel = 50_000_000
 memory = "16MiB"
@@ -57,6 +61,11 @@ input = {{ param = "trap" }}
 id = "refuse"
 component = "{component}"
 input = {{ param = "error" }}
+
+[[tasks]]
+id = "mumble"
+component = "{component}"
+input = {{ param = "mute" }}
 
 [[tasks]]
 id = "after_refuse"
@@ -97,6 +106,7 @@ async fn each_fault_gets_its_own_message() {
         error("crash")
     );
     assert_eq!(error("refuse"), "task `refuse` failed: the fixture was asked to fail");
+    assert_eq!(error("mumble"), "task `mumble` failed with an empty error message");
     assert_eq!(error("after_refuse"), "task `after_refuse` skipped because task `refuse` did not complete");
     for id in ["spin", "hog", "crash", "refuse"] {
         assert_eq!(report.task(id).unwrap().state, TaskState::Failed, "{id}");
@@ -148,7 +158,7 @@ async fn task_logs_and_output_are_recorded() {
     let record = runs.run(&report.run_id).unwrap().expect("the run is recorded");
     assert_eq!(record.state, RunState::Failed);
     let tasks = runs.tasks(&report.run_id).unwrap();
-    assert_eq!(tasks.len(), 7);
+    assert_eq!(tasks.len(), 8);
     let spin = tasks.iter().find(|task| task.task_id == "spin").unwrap();
     assert_eq!(spin.state, TaskState::Failed);
     assert_eq!(spin.fuel_used, 50_000_000);

@@ -278,6 +278,9 @@ fn classify(error: CallError, state: &TaskState, limits: Limits) -> (Result<Vec<
         let limit = limits.fuel.unwrap_or(u64::MAX);
         return (Err(TaskFailure::OutOfFuel { limit }), detail);
     }
+    if let Some(exit) = error.downcast_ref::<wasmtime_wasi::I32Exit>() {
+        return (Err(TaskFailure::Exited { status: exit.0 }), detail);
+    }
     if instantiating {
         return (Err(TaskFailure::Instantiation { reason: format!("{error:#}") }), detail);
     }

@@ -26,6 +26,9 @@ pub enum TaskFailure {
     Panic { message: String },
     /// The task trapped, for example on an out-of-bounds access.
     Trap { reason: String },
+    /// The task called `exit` (C's `exit`, Python's `sys.exit`) instead of
+    /// returning.
+    Exited { status: i32 },
     /// The component file is not a loadable component.
     InvalidComponent { reason: String },
     /// The component does not fit the task world or its imports are missing.
@@ -43,6 +46,7 @@ impl TaskFailure {
             TaskFailure::OutOfFuel { .. }
             | TaskFailure::MemoryLimit { .. }
             | TaskFailure::Cancelled
+            | TaskFailure::Exited { .. }
             | TaskFailure::InvalidComponent { .. }
             | TaskFailure::Instantiation { .. }
             | TaskFailure::Input { .. } => false,
@@ -58,6 +62,9 @@ impl TaskFailure {
 impl fmt::Display for TaskFailure {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
+            TaskFailure::Task { message, .. } if message.trim().is_empty() => {
+                write!(f, "failed with an empty error message")
+            }
             TaskFailure::Task { message, .. } => write!(f, "failed: {message}"),
             TaskFailure::OutOfFuel { limit } => {
                 write!(f, "ran out of fuel after {limit} units; raise its `fuel` limit if the work is expected")
@@ -71,6 +78,11 @@ impl fmt::Display for TaskFailure {
             TaskFailure::Cancelled => write!(f, "was cancelled"),
             TaskFailure::Panic { message } => write!(f, "panicked: {message}"),
             TaskFailure::Trap { reason } => write!(f, "trapped: {reason}"),
+            TaskFailure::Exited { status } => write!(
+                f,
+                "exited with status {status} instead of returning its output; return an error from the task \
+                 function rather than calling exit"
+            ),
             TaskFailure::InvalidComponent { reason } => write!(f, "has an invalid component: {reason}"),
             TaskFailure::Instantiation { reason } => write!(f, "could not be instantiated: {reason}"),
             TaskFailure::Input { reason } => write!(f, "could not get its input: {reason}"),

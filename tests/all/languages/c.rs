@@ -281,6 +281,43 @@ async fn c_fatal_error_is_not_retried() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn c_exit_is_a_fatal_failure_with_its_status() {
+    let sandbox = Sandbox::new();
+    let retry = "retry = { attempts = 3, delay = \"10ms\" }";
+    let flow = support::load(&outcome_flow(&sandbox, &[("outcome", "string", "\"exit\"")], retry), &[]);
+
+    let report = support::run(&sandbox.host(), &flow).await;
+
+    let task = report.task("fixture").unwrap();
+    assert_eq!(task.state, TaskState::Failed);
+    assert_eq!(task.attempts, 1);
+    assert_eq!(
+        task.error.as_deref(),
+        Some(
+            "task `fixture` exited with status 1 instead of returning its output; return an error from the task \
+             function rather than calling exit"
+        )
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn c_empty_error_message_gets_the_sdk_message() {
+    let sandbox = Sandbox::new();
+    let flow = support::load(&outcome_flow(&sandbox, &[("outcome", "string", "\"empty-error\"")], ""), &[]);
+
+    let report = support::run(&sandbox.host(), &flow).await;
+
+    let task = report.task("fixture").unwrap();
+    assert_eq!(
+        task.error.as_deref(),
+        Some(
+            "task `fixture` failed: the task failed without a message; return wflow_fatal(...) or \
+             wflow_retryable(...)"
+        )
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn c_params_reach_the_task() {
     let sandbox = Sandbox::new();
     let params = [
@@ -339,8 +376,8 @@ async fn c_param_errors_name_the_fix() {
         ),
         (
             &[("outcome", "string", "\"maybe\"")],
-            "parameter `outcome` is `maybe`; expected `ok`, `retryable`, `fatal`, `invalid-utf8` or \
-             `oversized-output`",
+            "parameter `outcome` is `maybe`; expected `ok`, `retryable`, `fatal`, `invalid-utf8`, \
+             `oversized-output`, `exit` or `empty-error`",
         ),
     ];
     for (params, message) in cases {
