@@ -356,7 +356,9 @@ static wflow_status param_lookup(const wflow_context *context, const char *name,
         free(passed);
         return status;
     }
-    if ((*found)->type != type) {
+    /* An integer reads as a float too, as in the Rust SDK. */
+    bool widened = type == WFLOW_PARAM_FLOAT && (*found)->type == WFLOW_PARAM_INTEGER;
+    if ((*found)->type != type && !widened) {
         wflow_status status = wflow_fatal(
             "parameter `%s` of task `%s` is %s, but the task reads it as %s; declare it with %s in the manifest",
             name, context->task, param_type_name((*found)->type), param_type_name(type), param_manifest_type(type));
@@ -392,7 +394,7 @@ wflow_status wflow_param_float(const wflow_context *context, const char *name, d
     const wflow_param *param;
     *value = 0.0;
     WFLOW_TRY(param_lookup(context, name, WFLOW_PARAM_FLOAT, &param));
-    *value = param->float_;
+    *value = param->type == WFLOW_PARAM_INTEGER ? (double)param->integer : param->float_;
     return WFLOW_OK;
 }
 

@@ -165,7 +165,8 @@ size_t wflow_output_len(const wflow_output *output);
  * parameter `name` to the task, which suits optional parameters. The typed
  * getters store the value in `*value`. When the parameter is missing or has
  * another type, they record an error that names the parameter and the fix
- * in the manifest, set `*value` to zero and return WFLOW_FATAL. */
+ * in the manifest, set `*value` to zero and return WFLOW_FATAL.
+ * wflow_param_float also reads an integer parameter. */
 const wflow_param *wflow_param_find(const wflow_context *context, const char *name);
 wflow_status wflow_param_text(const wflow_context *context, const char *name, const char **value) WFLOW_MUST_USE;
 wflow_status wflow_param_integer(const wflow_context *context, const char *name, int64_t *value) WFLOW_MUST_USE;

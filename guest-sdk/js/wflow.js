@@ -12,7 +12,9 @@
 //
 // The input is parsed as JSON and the return value is encoded as JSON, unless
 // the task is built with `wflow.task(fn, { raw: true })`: then `fn` takes a
-// `Uint8Array` and returns a `Uint8Array` or a string. `fn` may be async.
+// `Uint8Array` and returns a `Uint8Array` or a string. `fn` may be async; a
+// promise that never settles ends the attempt as a trap, which this module
+// cannot catch.
 // Throw `wflow.Retryable` for a failure that a retry could help, and
 // `wflow.Fatal` for one it cannot. Any other exception is fatal, and its stack
 // goes to stderr.

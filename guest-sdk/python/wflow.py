@@ -17,8 +17,9 @@ returns ``bytes`` or ``str``. Raise ``wflow.Retryable`` for a failure that
 a retry could help, and ``wflow.Fatal`` for one it cannot. Any other
 exception is fatal, and its traceback goes to stderr.
 
-Build with componentize-py, with this folder on the module path:
-``componentize-py -d wit -w task componentize app -p guest-sdk/python -o app.wasm``.
+Build with componentize-py, with the app's folder and this module's folder
+on the module path:
+``componentize-py -d WIT_FOLDER -w task componentize app -p . -p WFLOW_FOLDER -o app.wasm``.
 """
 
 import json
@@ -78,8 +79,15 @@ def task(function=None, *, raw=False):
     return register(function) if function is not None else register
 
 
+def _text(value):
+    """Returns ``str(value)`` as text the host accepts: a lone surrogate,
+    which UTF-8 cannot encode, becomes ``?`` instead of crashing the
+    interpreter's conversion."""
+    return str(value).encode("utf-8", "replace").decode("utf-8")
+
+
 def _write(level, message):
-    _log.log(level, str(message))
+    _log.log(level, _text(message))
 
 
 def trace(message):
@@ -103,7 +111,22 @@ def error(message):
 
 
 def _fail(message, retryable):
-    raise Err(_types.TaskError(message=message, retryable=retryable))
+    raise Err(_types.TaskError(message=_text(message), retryable=retryable))
+
+
+def _raw_output(result):
+    if isinstance(result, str):
+        return result.encode("utf-8", "replace")
+    if isinstance(result, (bytes, bytearray, memoryview)):
+        return bytes(result)
+    raise Fatal(f"a raw task must return bytes, bytearray, memoryview or str, but it returned {type(result).__name__}")
+
+
+def _json_output(result):
+    try:
+        return json.dumps(result, allow_nan=False).encode()
+    except (TypeError, ValueError) as problem:
+        raise Fatal(f"the task's return value cannot be written as JSON: {problem}") from None
 
 
 class WitWorld(wit_world.WitWorld):
@@ -121,15 +144,17 @@ class WitWorld(wit_world.WitWorld):
                 except ValueError as problem:
                     raise Fatal(f"input is not JSON: {problem}") from None
             result = _task(Context(context), data)
-            if _raw:
-                return result.encode() if isinstance(result, str) else bytes(result)
-            return json.dumps(result).encode()
+            return _raw_output(result) if _raw else _json_output(result)
         except Retryable as problem:
             _fail(str(problem), True)
         except Fatal as problem:
             _fail(str(problem), False)
         except Err:
             raise
-        except Exception as problem:
+        except SystemExit as problem:
+            _fail(f"the task called sys.exit({problem.code!r}) instead of returning; raise wflow.Fatal instead", False)
+        except BaseException as problem:
+            # Includes KeyboardInterrupt and other exceptions that do not
+            # derive from Exception; none of them may escape as a trap.
             traceback.print_exc(file=sys.stderr)
             _fail(f"{type(problem).__name__}: {problem}", False)

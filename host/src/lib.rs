@@ -50,7 +50,9 @@ pub struct HostOptions {
     pub state_wait: Duration,
     /// The folder of compiled components, when not the state directory's
     /// own. Several state directories, and processes, may share one: its
-    /// files are written by atomic renames and checked before loading.
+    /// files are written by atomic renames and checked against corruption
+    /// before loading. The host runs them as native code, so the folder must
+    /// be writable only by the user the host runs as.
     pub artifact_dir: Option<PathBuf>,
 }
 

@@ -39,11 +39,14 @@ struct Cli {
     #[arg(long, global = true, env = "WFLOW_STATE_WAIT", value_name = "DURATION", default_value = "30s", value_parser = humantime::parse_duration)]
     state_wait: std::time::Duration,
 
-    /// Folder of compiled components, shared by any number of state
-    /// directories; default the state directory's `artifacts` folder.
+    /// Folder of compiled components, which several state directories may
+    /// share; default the state directory's `artifacts` folder.
     ///
-    /// Compiling a large component (Python, JavaScript) takes seconds; a
-    /// shared folder compiles it once for every state directory.
+    /// Compiling a large component (Python, JavaScript) takes seconds; in a
+    /// shared folder it is compiled once, except that processes starting at
+    /// the same time may each compile it. The host runs these files as
+    /// native code and checks them only against corruption: share the folder
+    /// only among processes of one user.
     #[arg(long, global = true, env = "WFLOW_ARTIFACT_DIR", value_name = "DIR")]
     artifact_dir: Option<PathBuf>,
 

@@ -131,7 +131,6 @@ impl Language {
                 label: "Rust",
                 files: "| `src/lib.rs` | the task |\n| `Cargo.toml` | the crate |\n",
                 tools: "Rust with the `wasm32-wasip2` target (`rustup target add wasm32-wasip2`)",
-                memory: "64MiB",
                 templates: RUST,
             },
             Language::Python => LanguageInfo {
@@ -139,8 +138,6 @@ impl Language {
                 files: "| `app.py` | the task |\n",
                 tools: "componentize-py 0.25.1 on `PATH` (`pip install componentize-py==0.25.1` in a \
                         virtual environment)",
-                // The component carries the Python interpreter.
-                memory: "256MiB",
                 templates: PYTHON,
             },
             Language::Js => LanguageInfo {
@@ -148,17 +145,15 @@ impl Language {
                 files: "| `app.js` | the task |\n",
                 tools: "componentize-js 0.23.0 on `PATH` (`npm install @bytecodealliance/componentize-js@0.23.0`, \
                         with Node.js 20 or later)",
-                // The component carries the SpiderMonkey engine.
-                memory: "128MiB",
                 templates: JS,
             },
             Language::C => LanguageInfo {
                 label: "C",
                 files: "| `app.c` | the task |\n| `wasi_snapshot_preview1.reactor.wasm` | the WASI adapter the build \
                         needs |\n",
-                tools: "clang, wasm-ld and wasi-libc (Debian: `apt-get install clang lld wasi-libc`), and \
+                tools: "clang, wasm-ld, wasi-libc and clang's wasm32 runtime (Debian: `apt-get install clang lld \
+                        wasi-libc libclang-rt-dev-wasm32`), and \
                         wit-bindgen 0.61.1 and wasm-tools on `PATH` (`cargo install wit-bindgen-cli@0.61.1 wasm-tools`)",
-                memory: "64MiB",
                 templates: C,
             },
         }
@@ -169,7 +164,6 @@ struct LanguageInfo {
     label: &'static str,
     files: &'static str,
     tools: &'static str,
-    memory: &'static str,
     templates: &'static [Template],
 }
 
@@ -207,7 +201,6 @@ fn new_task(path: &Path, language: Language) -> Result<(), Failure> {
         ("language", info.label),
         ("files", info.files),
         ("tools", info.tools),
-        ("memory", info.memory),
     ];
     let files: Vec<&Template> = info.templates.iter().chain(TASK_COMMON).collect();
     create(path, &files, &values)?;
@@ -217,7 +210,7 @@ fn new_task(path: &Path, language: Language) -> Result<(), Failure> {
         std::fs::write(&adapter, bytes)
             .map_err(|error| Failure::Io(format!("cannot create `{}`: {error}", adapter.display())))?;
     }
-    let folder = display_path(path);
+    let folder = display_path(path).trim_end_matches('/').to_string();
     say!("created the {} task `{name}` in {folder}/", info.label);
     say!("build and run it:");
     say!("  cd {folder} && ./build.sh && wflow-host run flow.toml");
@@ -228,7 +221,7 @@ fn new_flow(path: &Path) -> Result<(), Failure> {
     let name = folder_name(path, "flow")?;
     let files: Vec<&Template> = FLOW.iter().collect();
     create(path, &files, &[("name", name.as_str())])?;
-    let folder = display_path(path);
+    let folder = display_path(path).trim_end_matches('/').to_string();
     say!("created the flow `{name}` in {folder}/flow.toml");
     say!("give it a first task and run it:");
     say!("  cd {folder}");
@@ -244,6 +237,12 @@ fn folder_name(path: &Path, kind: &str) -> Result<String, Failure> {
     let valid = name.len() <= 64
         && name.starts_with(|c: char| c.is_ascii_lowercase())
         && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_');
+    if valid && RESERVED_NAMES.contains(&name.replace('-', "_").as_str()) {
+        return Err(Failure::Invalid(format!(
+            "`{name}` cannot name a {kind}: a Rust task of that name would clash with the SDK crate `wflow-guest` \
+             or a name Cargo or Rust reserves; choose another name"
+        )));
+    }
     if valid {
         Ok(name.to_string())
     } else {
@@ -255,6 +254,74 @@ fn folder_name(path: &Path, kind: &str) -> Result<String, Failure> {
         )))
     }
 }
+
+/// Names that the Rust skeleton cannot take as its crate name, with `-`
+/// written as `_`: the copied SDK's, those Cargo reserves, the standard
+/// crates' and Rust's keywords. Refused for every language, so that a task
+/// keeps its name if it moves to Rust.
+const RESERVED_NAMES: &[&str] = &[
+    "wflow_guest",
+    "test",
+    "build",
+    "deps",
+    "examples",
+    "incremental",
+    "std",
+    "core",
+    "alloc",
+    "proc_macro",
+    "abstract",
+    "as",
+    "async",
+    "await",
+    "become",
+    "box",
+    "break",
+    "const",
+    "continue",
+    "crate",
+    "do",
+    "dyn",
+    "else",
+    "enum",
+    "extern",
+    "false",
+    "final",
+    "fn",
+    "for",
+    "gen",
+    "if",
+    "impl",
+    "in",
+    "let",
+    "loop",
+    "macro",
+    "match",
+    "mod",
+    "move",
+    "mut",
+    "override",
+    "priv",
+    "pub",
+    "ref",
+    "return",
+    "self",
+    "static",
+    "struct",
+    "super",
+    "trait",
+    "true",
+    "try",
+    "type",
+    "typeof",
+    "unsafe",
+    "unsized",
+    "use",
+    "virtual",
+    "where",
+    "while",
+    "yield",
+];
 
 /// Writes `files` into the new folder `root`, refusing to touch a folder
 /// that already has something in it.
@@ -325,7 +392,7 @@ mod tests {
     #[test]
     fn folder_name_must_be_an_id() {
         assert_eq!(folder_name(Path::new("tasks/clean-rows"), "task").ok().as_deref(), Some("clean-rows"));
-        for bad in ["Upper", "1st", "has space", "dot.ted", "", "-x"] {
+        for bad in ["Upper", "1st", "has space", "dot.ted", "", "-x", "wflow-guest", "test"] {
             assert!(folder_name(Path::new(bad), "task").is_err(), "{bad:?} was accepted");
         }
     }
@@ -334,8 +401,7 @@ mod tests {
     fn templates_leave_no_placeholder_unfilled() {
         for language in [Language::Rust, Language::Python, Language::Js, Language::C] {
             let info = language.describe();
-            let values =
-                [("name", "t"), ("crate", "t"), ("language", ""), ("files", ""), ("tools", ""), ("memory", "")];
+            let values = [("name", "t"), ("crate", "t"), ("language", ""), ("files", ""), ("tools", "")];
             for template in info.templates.iter().chain(TASK_COMMON).filter(|template| template.render) {
                 let text = render(template.text, &values);
                 assert!(!text.contains("{{"), "`{}` has a placeholder left: {text}", template.path);

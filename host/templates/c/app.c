@@ -7,6 +7,7 @@
 /* For memmem. */
 #define _GNU_SOURCE
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "wflow.h"
@@ -56,10 +57,18 @@ static wflow_status greet(const wflow_context *context, wflow_bytes input, wflow
     WFLOW_TRY(wflow_param_text(context, "greeting", &word));
     wflow_info("%s: greeting %s", context->task, name);
 
-    WFLOW_TRY(wflow_output_printf(output, "{\"greeting\": "));
-    char greeting[512];
-    snprintf(greeting, sizeof greeting, "%s, %s!", word, name);
-    WFLOW_TRY(wflow_output_json_string(output, greeting));
+    size_t size = strlen(word) + strlen(name) + sizeof(", !");
+    char *greeting = malloc(size);
+    if (greeting == NULL) {
+        return wflow_fatal("out of memory for a greeting of %zu bytes", size);
+    }
+    snprintf(greeting, size, "%s, %s!", word, name);
+    wflow_status status = wflow_output_printf(output, "{\"greeting\": ");
+    if (status == WFLOW_OK) {
+        status = wflow_output_json_string(output, greeting);
+    }
+    free(greeting);
+    WFLOW_TRY(status);
     return wflow_output_printf(output, "}");
 }
 

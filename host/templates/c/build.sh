@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds {{name}}.wasm from app.c. Needs on PATH:
-# - clang and wasm-ld with wasi-libc (Debian: apt-get install clang lld wasi-libc);
+# - clang and wasm-ld with wasi-libc and the wasm32 compiler runtime
+#   (Debian: apt-get install clang lld wasi-libc libclang-rt-dev-wasm32);
 # - wit-bindgen 0.61.1 and wasm-tools (cargo install wit-bindgen-cli@0.61.1 wasm-tools).
 # The WASI adapter beside this script turns the module into a component.
 set -euo pipefail
@@ -12,6 +13,11 @@ for tool in clang wasm-ld wit-bindgen wasm-tools; do
     exit 1
   fi
 done
+# clang links its wasm32 runtime library into every module.
+if [ ! -f "$(clang --target=wasm32-wasi -print-libgcc-file-name)" ]; then
+  echo "clang has no wasm32 runtime library; install it (Debian: apt-get install libclang-rt-dev-wasm32)" >&2
+  exit 1
+fi
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 

@@ -318,6 +318,18 @@ async fn c_empty_error_message_gets_the_sdk_message() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn c_integer_param_reads_as_float() {
+    let sandbox = Sandbox::new();
+    let params = [("outcome", "string", "\"ok\""), ("ratio", "integer", "-7")];
+    let flow = support::load(&outcome_flow(&sandbox, &params, ""), &[]);
+
+    let report = support::run(&sandbox.host(), &flow).await;
+
+    assert_eq!(report.state, RunState::Completed, "{report:#?}");
+    assert_eq!(read_output(&sandbox)["ratio"].as_f64(), Some(-7.0));
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn c_params_reach_the_task() {
     let sandbox = Sandbox::new();
     let params = [

@@ -1,6 +1,6 @@
 //! Python tasks, built with componentize-py and the `wflow` module.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
 
@@ -9,46 +9,58 @@ use wflow_host::state::{RunState, TaskState};
 use crate::support::{self, Sandbox};
 
 /// Builds the Python example once per test process and returns its path.
-/// Fails with what to install when componentize-py is missing: the test
-/// is never skipped.
 pub(crate) fn python_component() -> &'static PathBuf {
     static BUILT: OnceLock<PathBuf> = OnceLock::new();
-    BUILT.get_or_init(|| {
-        let root = support::root();
-        let tool = std::env::var_os("WFLOW_COMPONENTIZE_PY")
-            .map(PathBuf::from)
-            .unwrap_or_else(|| root.join("target/guest-tools/venv/bin/componentize-py"));
-        assert!(
-            tool.is_file(),
-            "componentize-py not found at {}; install it with ./scripts/install-guest-tools",
-            tool.display()
-        );
-        let output_dir = root.join("target/python-tests");
-        std::fs::create_dir_all(&output_dir).unwrap();
-        let component = output_dir.join("delays.wasm");
-        if support::up_to_date(
-            &component,
-            &[
-                "examples/hello-python/delays.py",
-                "guest-sdk/python/wflow.py",
-                "wit/task.wit",
-                "target/guest-tools/venv/bin/componentize-py",
-            ],
-        ) {
-            support::precompile(&component);
-            return component;
-        }
+    BUILT.get_or_init(|| componentize("examples/hello-python", "delays"))
+}
+
+/// Builds `tests/fixtures/python/faults.py`, which fails on request.
+fn faults_component() -> &'static PathBuf {
+    static BUILT: OnceLock<PathBuf> = OnceLock::new();
+    BUILT.get_or_init(|| componentize("tests/fixtures/python", "faults"))
+}
+
+/// Builds `tests/fixtures/python/raw.py`, a task in raw mode.
+fn raw_component() -> &'static PathBuf {
+    static BUILT: OnceLock<PathBuf> = OnceLock::new();
+    BUILT.get_or_init(|| componentize("tests/fixtures/python", "raw"))
+}
+
+/// Builds the Python module `module` in `folder`, relative to the workspace
+/// root, into `target/python-tests/<module>.wasm` unless it is up to date,
+/// and compiles it into the tests' shared artifact folder. Fails with what
+/// to install when componentize-py is missing: the tests are never skipped.
+fn componentize(folder: &str, module: &str) -> PathBuf {
+    let root = support::root();
+    let tool = std::env::var_os("WFLOW_COMPONENTIZE_PY")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root.join("target/guest-tools/venv/bin/componentize-py"));
+    assert!(
+        tool.is_file(),
+        "componentize-py not found at {}; install it with ./scripts/install-guest-tools python",
+        tool.display()
+    );
+    let output_dir = root.join("target/python-tests");
+    std::fs::create_dir_all(&output_dir).unwrap();
+    let component = output_dir.join(format!("{module}.wasm"));
+    let source = format!("{folder}/{module}.py");
+    let sources =
+        [source.as_str(), "guest-sdk/python/wflow.py", "wit/task.wit", "target/guest-tools/venv/bin/componentize-py"];
+    if !support::up_to_date(&component, &sources) {
         let output = Command::new(&tool)
             .current_dir(&root)
-            .args(["-d", "wit", "-w", "task", "componentize", "delays"])
-            .args(["-p", "guest-sdk/python", "-p", "examples/hello-python", "-o"])
+            .args(["-d", "wit", "-w", "task", "componentize", module, "-p", "guest-sdk/python", "-p", folder, "-o"])
             .arg(&component)
             .output()
             .expect("failed to start componentize-py");
-        assert!(output.status.success(), "componentize-py failed:\n{}", String::from_utf8_lossy(&output.stderr));
-        support::precompile(&component);
-        component
-    })
+        assert!(
+            output.status.success(),
+            "componentize-py failed to build {source}:\n{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    support::precompile(&component);
+    component
 }
 
 /// Computes the nearest-rank percentile `percent` of `sorted`, apart from
@@ -127,4 +139,58 @@ async fn python_task_error_is_fatal() {
     let task = report.task("delays").unwrap();
     assert_eq!(task.state, TaskState::Failed);
     assert_eq!(task.error.as_deref(), Some("task `delays` failed: input has no row with an integer `delay`"));
+}
+
+/// Runs one task of `component` with `input` under up to 3 attempts and
+/// returns its report.
+async fn run_fixture(component: &Path, id: &str, input: &str) -> wflow_host::executor::TaskReport {
+    let sandbox = Sandbox::new();
+    sandbox.write("input.txt", input);
+    let component = component.display().to_string();
+    let manifest = sandbox.write(
+        "fixture.toml",
+        &format!(
+            "[flow]\nname = \"python-faults\"\n\n[defaults]\nretry = {{ attempts = 3, delay = \"10ms\" }}\n\n\
+             [[tasks]]\nid = \"{id}\"\ncomponent = \"{component}\"\ninput = {{ file = \"input.txt\" }}\n"
+        ),
+    );
+    let report = support::run(&sandbox.host(), &support::load(&manifest, &[])).await;
+    report.task(id).unwrap().clone()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn python_faults_are_fatal_task_errors() {
+    let cases = [
+        (
+            "nan",
+            "task `faults` failed: the task's return value cannot be written as JSON: Out of range float values are not JSON compliant: nan",
+        ),
+        (
+            "set",
+            "task `faults` failed: the task's return value cannot be written as JSON: Object of type set is not JSON serializable",
+        ),
+        ("exit", "task `faults` failed: the task called sys.exit(3) instead of returning; raise wflow.Fatal instead"),
+        ("interrupt", "task `faults` failed: KeyboardInterrupt: the fixture was asked to stop"),
+        ("surrogate", "task `faults` failed: bad ? text"),
+        ("mute", "task `faults` failed with an empty error message"),
+    ];
+    for (mode, expected) in cases {
+        let task = run_fixture(faults_component(), "faults", &format!("\"{mode}\"")).await;
+        assert_eq!(task.state, TaskState::Failed, "{mode}");
+        assert_eq!(task.attempts, 1, "{mode} was retried");
+        assert_eq!(task.error.as_deref(), Some(expected), "{mode}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn python_raw_task_returns_bytes_only() {
+    let task = run_fixture(raw_component(), "raw", "abc").await;
+    assert_eq!(task.state, TaskState::Completed, "{task:?}");
+
+    let task = run_fixture(raw_component(), "raw", "int").await;
+    assert_eq!(task.attempts, 1);
+    assert_eq!(
+        task.error.as_deref(),
+        Some("task `raw` failed: a raw task must return bytes, bytearray, memoryview or str, but it returned int")
+    );
 }
