@@ -5,11 +5,12 @@
 //! endian), the output's blake3 hash (32 bytes), then the output. The hash
 //! lets a read detect a corrupt entry, which is deleted and treated as a miss.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context as _, Result};
 use redb::{ReadableDatabase, ReadableTable, TableDefinition};
+
+use crate::state::{Commit, StateDatabase};
 
 use super::{CacheKey, OutputCache};
 use crate::runtime::now_ms;
@@ -20,16 +21,16 @@ const MAGIC: &[u8; 4] = b"WFO1";
 const HEADER_LEN: usize = 4 + 8 + 32;
 
 pub struct RedbOutputCache {
-    database: Arc<redb::Database>,
+    database: StateDatabase,
 }
 
 impl RedbOutputCache {
-    pub fn new(database: Arc<redb::Database>) -> Self {
+    pub fn new(database: StateDatabase) -> Self {
         RedbOutputCache { database }
     }
 
     fn read(&self, key: &CacheKey) -> Result<Option<Vec<u8>>> {
-        let transaction = self.database.begin_read()?;
+        let transaction = self.database.database().begin_read()?;
         let table = match transaction.open_table(OUTPUTS) {
             Ok(table) => table,
             Err(redb::TableError::TableDoesNotExist(_)) => return Ok(None),
@@ -41,7 +42,7 @@ impl RedbOutputCache {
     fn remove(&self, key: &CacheKey) -> Result<()> {
         let transaction = self.database.begin_write()?;
         transaction.open_table(OUTPUTS)?.remove(key.as_bytes())?;
-        transaction.commit()?;
+        self.database.commit(transaction, Commit::Soon)?;
         Ok(())
     }
 }
@@ -70,7 +71,8 @@ impl OutputCache for RedbOutputCache {
         let entry = encode(now_ms(), output);
         let transaction = self.database.begin_write()?;
         transaction.open_table(OUTPUTS)?.insert(key.as_bytes(), entry.as_slice())?;
-        transaction.commit().context("failed to store a task output in the cache")?;
+        // A cache entry lost in a crash only means the task runs again.
+        self.database.commit(transaction, Commit::Soon).context("failed to store a task output in the cache")?;
         Ok(())
     }
 }

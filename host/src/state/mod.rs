@@ -11,15 +11,16 @@
 //! TODO: runs that share a state directory are serialized; a state backend
 //! with concurrent writers lifts this.
 
+mod commit;
 mod live_log;
 mod runs;
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, Result, bail};
 
+pub use commit::{Commit, DURABLE_WINDOW, StateDatabase};
 pub use live_log::{LiveEntry, LiveLogWriter, live_log_path};
 pub use runs::{
     AttemptRecord, ElementRecord, RedbRunStore, RunFilter, RunRecord, RunState, RunStore, TaskRecord, TaskState,
@@ -46,7 +47,7 @@ const ARTIFACT_DIR: &str = "artifacts";
 #[derive(Clone)]
 pub struct StateDir {
     path: PathBuf,
-    database: Arc<redb::Database>,
+    database: StateDatabase,
 }
 
 impl StateDir {
@@ -94,7 +95,7 @@ impl StateDir {
         // TODO: a damaged database file can make redb panic on a later read
         // or write. Check its integrity here, or contain such panics, and tell
         // the user to move the file aside.
-        let database = Arc::new(database);
+        let database = StateDatabase::new(database);
         remove_live_logs(path);
         let crashed = RedbRunStore::new(database.clone()).mark_crashed()?;
         for run_id in crashed {
@@ -114,7 +115,7 @@ impl StateDir {
     }
 
     /// The redb database that contains the cache and the run records.
-    pub fn database(&self) -> Arc<redb::Database> {
+    pub fn database(&self) -> StateDatabase {
         self.database.clone()
     }
 }

@@ -1,11 +1,10 @@
 //! The record of every flow run and its task runs.
 
-use std::sync::Arc;
-
 use anyhow::{Context as _, Result};
 use redb::{ReadableDatabase, ReadableTable, TableDefinition};
 use serde::{Deserialize, Serialize};
 
+use super::{Commit, StateDatabase};
 use crate::runtime::LogLine;
 
 /// Flow runs by run id, as JSON.
@@ -242,11 +241,11 @@ pub trait RunStore: Send + Sync {
 
 /// Run records in the state directory's redb database.
 pub struct RedbRunStore {
-    database: Arc<redb::Database>,
+    database: StateDatabase,
 }
 
 impl RedbRunStore {
-    pub fn new(database: Arc<redb::Database>) -> Self {
+    pub fn new(database: StateDatabase) -> Self {
         RedbRunStore { database }
     }
 
@@ -271,7 +270,7 @@ impl RedbRunStore {
                 crashed.push(run.run_id);
             }
         }
-        transaction.commit().context("failed to mark crashed runs")?;
+        self.database.commit(transaction, Commit::Now).context("failed to mark crashed runs")?;
         Ok(crashed)
     }
 }
@@ -281,7 +280,8 @@ impl RunStore for RedbRunStore {
         let json = serde_json::to_vec(run)?;
         let transaction = self.database.begin_write()?;
         transaction.open_table(RUNS)?.insert(run.run_id.as_str(), json.as_slice())?;
-        transaction.commit().context("failed to record the flow run")?;
+        // The start and the end of a run are durable at once.
+        self.database.commit(transaction, Commit::Now).context("failed to record the flow run")?;
         Ok(())
     }
 
@@ -295,7 +295,7 @@ impl RunStore for RedbRunStore {
         if let Some(output) = output {
             transaction.open_table(RUN_OUTPUTS)?.insert(key, output)?;
         }
-        transaction.commit().context("failed to record the task run")?;
+        self.database.commit(transaction, Commit::Soon).context("failed to record the task run")?;
         Ok(())
     }
 
@@ -313,12 +313,12 @@ impl RunStore for RedbRunStore {
                 }
             }
         }
-        transaction.commit().context("failed to record element runs")?;
+        self.database.commit(transaction, Commit::Soon).context("failed to record element runs")?;
         Ok(())
     }
 
     fn output(&self, run_id: &str, task_id: &str) -> Result<Option<Vec<u8>>> {
-        let transaction = self.database.begin_read()?;
+        let transaction = self.database.database().begin_read()?;
         let table = match transaction.open_table(RUN_OUTPUTS) {
             Ok(table) => table,
             Err(redb::TableError::TableDoesNotExist(_)) => return Ok(None),
@@ -328,7 +328,7 @@ impl RunStore for RedbRunStore {
     }
 
     fn elements(&self, run_id: &str, task_id: &str) -> Result<Vec<ElementRecord>> {
-        let transaction = self.database.begin_read()?;
+        let transaction = self.database.database().begin_read()?;
         let table = match transaction.open_table(ELEMENTS) {
             Ok(table) => table,
             Err(redb::TableError::TableDoesNotExist(_)) => return Ok(Vec::new()),
@@ -343,7 +343,7 @@ impl RunStore for RedbRunStore {
     }
 
     fn run(&self, run_id: &str) -> Result<Option<RunRecord>> {
-        let transaction = self.database.begin_read()?;
+        let transaction = self.database.database().begin_read()?;
         let table = match transaction.open_table(RUNS) {
             Ok(table) => table,
             Err(redb::TableError::TableDoesNotExist(_)) => return Ok(None),
@@ -354,7 +354,7 @@ impl RunStore for RedbRunStore {
     }
 
     fn runs(&self, filter: &RunFilter) -> Result<Vec<RunRecord>> {
-        let transaction = self.database.begin_read()?;
+        let transaction = self.database.database().begin_read()?;
         let table = match transaction.open_table(RUNS) {
             Ok(table) => table,
             Err(redb::TableError::TableDoesNotExist(_)) => return Ok(Vec::new()),
@@ -378,7 +378,7 @@ impl RunStore for RedbRunStore {
     }
 
     fn tasks(&self, run_id: &str) -> Result<Vec<TaskRecord>> {
-        let transaction = self.database.begin_read()?;
+        let transaction = self.database.database().begin_read()?;
         let table = match transaction.open_table(TASK_RUNS) {
             Ok(table) => table,
             Err(redb::TableError::TableDoesNotExist(_)) => return Ok(Vec::new()),
@@ -396,7 +396,7 @@ impl RunStore for RedbRunStore {
     }
 
     fn logs(&self, run_id: &str, task_id: &str) -> Result<Vec<LogLine>> {
-        let transaction = self.database.begin_read()?;
+        let transaction = self.database.database().begin_read()?;
         let table = match transaction.open_table(TASK_LOGS) {
             Ok(table) => table,
             Err(redb::TableError::TableDoesNotExist(_)) => return Ok(Vec::new()),
