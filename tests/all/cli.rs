@@ -198,3 +198,31 @@ fn runs_commands_list_show_and_log() {
     assert_eq!(missing.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&missing.stderr).contains("run `no-such-run` not found"));
 }
+
+/// Where the address space is too short for the pooling allocator's
+/// reservation, the host allocates instances on demand and still runs.
+#[test]
+fn short_address_space_falls_back_to_on_demand_allocation() {
+    let sandbox = Sandbox::new();
+    let component = support::component("wflow_fixture_faults").display().to_string();
+    let flow = sandbox.write(
+        "echo.toml",
+        &format!(
+            "[flow]\nname = \"echo\"\n\n[params.mode]\ntype = \"string\"\ndefault = \"echo\"\n\n[[tasks]]\nid = \
+             \"echo\"\ncomponent = \"{component}\"\ninput = {{ param = \"mode\" }}\n"
+        ),
+    );
+    // 8 GB of address space: enough for the host, far from the pool's reservation.
+    let script = format!(
+        "ulimit -v 8000000 && exec '{}' --state-dir '{}' run '{}'",
+        env!("CARGO_BIN_EXE_wflow-host"),
+        sandbox.state_dir().display(),
+        flow.display()
+    );
+
+    let output = std::process::Command::new("bash").args(["-c", &script]).env_remove("RUST_LOG").output().unwrap();
+
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    assert!(stderr.contains("the pooling allocator is unavailable; allocating each instance on demand"), "{stderr}");
+}

@@ -62,22 +62,27 @@ impl Dispatcher for LocalDispatcher {
     fn dispatch(&self, request: TaskRequest, cancel: CancellationToken, live: Option<LiveLog>) -> TaskFuture {
         let runtime = self.runtime.clone();
         Box::pin(async move {
-            let task = request.context.task.clone();
-            let attempt = tokio::task::spawn_blocking(move || {
-                let component = match runtime.load(&request.component.hash, &request.component.bytes) {
-                    Ok(component) => component,
-                    Err(failure) => return TaskResult::failed_before_start(failure, None),
-                };
-                runtime.run(&component, &request.context, &request.input, request.limits, &cancel, live)
-            });
-            match attempt.await {
-                Ok(result) => result,
-                Err(error) => {
-                    tracing::error!(task = %task, %error, "task thread ended without a result");
-                    let reason = format!("the host thread running it ended unexpectedly: {error}");
-                    TaskResult::failed_before_start(TaskFailure::Trap { reason }, None)
+            // Compiling takes up to seconds, so a component not loaded yet
+            // is loaded on a blocking thread; the attempt itself runs on
+            // this async task, without a thread hop.
+            let component = match runtime.loaded(&request.component.hash) {
+                Some(component) => component,
+                None => {
+                    let loader = runtime.clone();
+                    let (hash, bytes) = (request.component.hash.clone(), request.component.bytes.clone());
+                    match tokio::task::spawn_blocking(move || loader.load(&hash, &bytes)).await {
+                        Ok(Ok(component)) => component,
+                        Ok(Err(failure)) => return TaskResult::failed_before_start(failure, None),
+                        Err(error) => {
+                            let task = &request.context.task;
+                            tracing::error!(task = %task, %error, "component loading thread ended without a result");
+                            let reason = format!("the host thread loading it ended unexpectedly: {error}");
+                            return TaskResult::failed_before_start(TaskFailure::Trap { reason }, None);
+                        }
+                    }
                 }
-            }
+            };
+            runtime.run_async(&component, &request.context, &request.input, request.limits, &cancel, live).await
         })
     }
 }

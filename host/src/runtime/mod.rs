@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context as _, Result};
 use tokio_util::sync::CancellationToken;
 use wasmtime::component::{HasSelf, Linker};
-use wasmtime::{Config, Engine, Store, Trap, UpdateDeadline};
+use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store, Trap, UpdateDeadline};
 
 pub use artifacts::ArtifactSource;
 pub use outcome::{LogLevel, LogLine, LogStream, TaskFailure, TaskResult};
@@ -37,6 +37,9 @@ pub type LiveLog = Arc<dyn Fn(LogLine) + Send + Sync>;
 
 /// The period of the epoch clock. A busy attempt notices a timeout or a
 /// cancellation within about one period.
+/// Task instances that may exist at once with the pooling allocator.
+const POOL_INSTANCES: u32 = 256;
+
 const EPOCH_PERIOD: Duration = Duration::from_millis(10);
 
 use crate::manifest::{Limits, ParamValue};
@@ -74,6 +77,9 @@ pub struct Runtime {
     artifacts: artifacts::ArtifactStore,
     loaded: Mutex<HashMap<String, LoadSlot>>,
     instantiations: AtomicU64,
+    /// With the pooling allocator, one permit per pool slot: an attempt
+    /// waits for a free slot instead of failing to instantiate.
+    slots: Option<tokio::sync::Semaphore>,
 }
 
 impl Runtime {
@@ -85,8 +91,21 @@ impl Runtime {
         config.wasm_component_model(true);
         config.consume_fuel(true);
         config.epoch_interruption(true);
-        let engine =
-            Engine::new(&config).map_err(anyhow::Error::from).context("failed to create the wasmtime engine")?;
+        config.allocation_strategy(InstanceAllocationStrategy::Pooling(pooling_config()));
+        // The pool reserves address space for all its slots up front; where
+        // that is short (a ulimit -v, some emulators), instances are
+        // allocated on demand instead.
+        let (engine, slots) = match Engine::new(&config) {
+            Ok(engine) => (engine, Some(tokio::sync::Semaphore::new(POOL_INSTANCES as usize))),
+            Err(error) => {
+                tracing::warn!(error = %format!("{error:#}"), "the pooling allocator is unavailable; allocating each instance on demand");
+                config.allocation_strategy(InstanceAllocationStrategy::OnDemand);
+                let engine = Engine::new(&config)
+                    .map_err(anyhow::Error::from)
+                    .context("failed to create the wasmtime engine")?;
+                (engine, None)
+            }
+        };
         start_epoch_clock(&engine);
 
         let mut linker = Linker::new(&engine);
@@ -98,12 +117,19 @@ impl Runtime {
             .context("failed to link the task world")?;
 
         let artifacts = artifacts::ArtifactStore::new(artifact_dir, &engine);
-        Ok(Runtime { engine, linker, artifacts, loaded: Mutex::default(), instantiations: AtomicU64::new(0) })
+        Ok(Runtime { engine, linker, artifacts, loaded: Mutex::default(), instantiations: AtomicU64::new(0), slots })
     }
 
     /// How many task instances this runtime has created.
     pub fn instantiation_count(&self) -> u64 {
         self.instantiations.load(Ordering::Relaxed)
+    }
+
+    /// Returns the component with content hash `hash` when this runtime has
+    /// already compiled or loaded it.
+    pub fn loaded(&self, hash: &str) -> Option<Arc<LoadedComponent>> {
+        let loaded = self.loaded.lock().expect("component map lock is never poisoned");
+        loaded.get(hash).and_then(|slot| slot.get()).and_then(|result| result.as_ref().ok()).cloned()
     }
 
     /// Compiles or loads the component with content hash `hash`, once per
@@ -152,6 +178,26 @@ impl Runtime {
         cancel: &CancellationToken,
         live: Option<LiveLog>,
     ) -> TaskResult {
+        block_on(self.run_async(component, context, input, limits, cancel, live))
+    }
+
+    /// Runs one attempt of a task in a fresh store, as [`Runtime::run`]
+    /// does, on the calling async task. The guest yields to the async
+    /// runtime at every epoch tick, so a long computation does not hold a
+    /// worker thread for more than a tick at a time.
+    pub async fn run_async(
+        &self,
+        component: &LoadedComponent,
+        context: &TaskContext,
+        input: &[u8],
+        limits: Limits,
+        cancel: &CancellationToken,
+        live: Option<LiveLog>,
+    ) -> TaskResult {
+        let _slot = match &self.slots {
+            Some(slots) => Some(slots.acquire().await.expect("the slot semaphore is never closed")),
+            None => None,
+        };
         let started = Instant::now();
         let deadline = limits.timeout.map(|timeout| started + timeout);
         let mut store = Store::new(&self.engine, TaskState::new(limits.memory_bytes, context.attempt, live));
@@ -188,14 +234,12 @@ impl Runtime {
                 None => std::future::pending().await,
             }
         };
-        let call = block_on(async {
-            tokio::select! {
-                biased;
-                () = cancel.cancelled() => Err(CallError::Interrupted(AttemptInterrupted::Cancelled)),
-                () = timeout => Err(CallError::Interrupted(AttemptInterrupted::TimedOut)),
-                result = call => result,
-            }
-        });
+        let call = tokio::select! {
+            biased;
+            () = cancel.cancelled() => Err(CallError::Interrupted(AttemptInterrupted::Cancelled)),
+            () = timeout => Err(CallError::Interrupted(AttemptInterrupted::TimedOut)),
+            result = call => result,
+        };
         let duration = started.elapsed();
 
         let fuel_used = fuel - store.get_fuel().unwrap_or(0);
@@ -236,6 +280,26 @@ fn block_on<F: std::future::Future>(future: F) -> F::Output {
             })
             .block_on(future),
     }
+}
+
+/// Slots of the pooling allocator: instances, memories, tables and fiber
+/// stacks are reused from these instead of mapped and unmapped for every
+/// task, which costs system calls and TLB flushes on every core.
+fn pooling_config() -> PoolingAllocationConfig {
+    let mut pooling = PoolingAllocationConfig::default();
+    pooling
+        .total_component_instances(POOL_INSTANCES)
+        .total_core_instances(POOL_INSTANCES * 16)
+        .total_memories(POOL_INSTANCES * 2)
+        .total_tables(POOL_INSTANCES * 16)
+        .total_stacks(POOL_INSTANCES)
+        .max_core_instances_per_component(64)
+        .max_memories_per_component(16)
+        .max_tables_per_component(64)
+        .table_elements(100_000)
+        .max_core_instance_size(8 << 20)
+        .max_component_instance_size(8 << 20);
+    pooling
 }
 
 /// Starts a thread that advances the engine's epoch every [`EPOCH_PERIOD`]
