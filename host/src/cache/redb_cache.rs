@@ -8,9 +8,9 @@
 use std::time::Duration;
 
 use anyhow::{Context as _, Result};
-use redb::{ReadableDatabase, ReadableTable, TableDefinition};
+use redb::{ReadableTable, TableDefinition};
 
-use crate::state::{Commit, StateDatabase};
+use crate::state::StateDatabase;
 
 use super::{CacheKey, OutputCache};
 use crate::runtime::now_ms;
@@ -30,7 +30,7 @@ impl RedbOutputCache {
     }
 
     fn read(&self, key: &CacheKey) -> Result<Option<Vec<u8>>> {
-        let transaction = self.database.database().begin_read()?;
+        let transaction = self.database.begin_read()?;
         let table = match transaction.open_table(OUTPUTS) {
             Ok(table) => table,
             Err(redb::TableError::TableDoesNotExist(_)) => return Ok(None),
@@ -40,9 +40,11 @@ impl RedbOutputCache {
     }
 
     fn remove(&self, key: &CacheKey) -> Result<()> {
-        let transaction = self.database.begin_write()?;
-        transaction.open_table(OUTPUTS)?.remove(key.as_bytes())?;
-        self.database.commit(transaction, Commit::Soon)?;
+        let key = *key.as_bytes();
+        self.database.submit("remove a corrupt output cache entry", move |transaction| {
+            transaction.open_table(OUTPUTS)?.remove(&key)?;
+            Ok(())
+        });
         Ok(())
     }
 }
@@ -69,10 +71,12 @@ impl OutputCache for RedbOutputCache {
 
     fn put(&self, key: &CacheKey, output: &[u8]) -> Result<()> {
         let entry = encode(now_ms(), output);
-        let transaction = self.database.begin_write()?;
-        transaction.open_table(OUTPUTS)?.insert(key.as_bytes(), entry.as_slice())?;
+        let key = *key.as_bytes();
         // A cache entry lost in a crash only means the task runs again.
-        self.database.commit(transaction, Commit::Soon).context("failed to store a task output in the cache")?;
+        self.database.submit("store a task output in the cache", move |transaction| {
+            transaction.open_table(OUTPUTS)?.insert(&key, entry.as_slice())?;
+            Ok(())
+        });
         Ok(())
     }
 }

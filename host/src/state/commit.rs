@@ -1,100 +1,143 @@
-//! Group commit: every write to the state database is committed at once,
-//! and task records and cache entries are made durable (written through to
-//! the disk with fsync) together, about once per [`DURABLE_WINDOW`].
+//! Group commit: task records and cache entries are written by one
+//! background thread, many to a redb transaction, and made durable (written
+//! through to the disk with fsync) together, about once per
+//! [`DURABLE_WINDOW`].
 //!
-//! An fsync took about a millisecond on the 2-core machine where the
-//! benchmarks ran, more than running a small task, so
-//! one per task record or cache entry would dominate a run of many small
-//! tasks. A write that is not durable is visible to readers at once; the
-//! next durable commit, or the background flush that follows within the
-//! window, writes it to the disk. A host killed in between loses at most the
+//! On the 2-core machine where the benchmarks ran, an fsync took about a
+//! millisecond, and even a commit that is not durable took tens of
+//! microseconds: both more than running a small task. So a task's records
+//! are queued ([`StateDatabase::submit`]) and the caller goes on. Reads wait
+//! for the queue to be written first, so that a process always reads what it
+//! wrote. A host killed before the next durable commit loses at most the
 //! writes of the last window: a few task records, which the run's crashed
 //! state already accounts for, and cache entries, whose tasks run again.
 
-use std::sync::{Arc, Condvar, Mutex, Weak};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, Result};
-use redb::{Database, Durability, WriteTransaction};
+use redb::{Database, Durability, ReadTransaction, WriteTransaction};
 
-/// The time after which a background flush makes pending writes durable.
+/// The time after which queued writes are made durable.
 pub const DURABLE_WINDOW: Duration = Duration::from_millis(100);
 
-/// The state database with its group commit. Clones share the database;
-/// dropping the last one makes pending writes durable.
+/// A queued write: what it is, for error messages, and the change itself,
+/// applied inside the writer's transaction.
+type Write = (&'static str, Box<dyn FnOnce(&WriteTransaction) -> Result<()> + Send>);
+
+/// The state database with its writer thread. Clones share both; dropping
+/// the last one writes what is queued, makes it durable and stops the
+/// thread.
 #[derive(Clone)]
 pub struct StateDatabase {
     guard: Arc<Guard>,
 }
 
-/// Owns the database; its drop is the last handle's.
+/// Owns the writer thread; its drop is the last handle's.
 struct Guard {
     database: Arc<Database>,
     shared: Arc<Shared>,
+    writer: Mutex<Option<JoinHandle<()>>>,
 }
 
-/// The flush state that the flusher thread shares with the handles. It holds no strong
-/// reference to the database, so that the database closes when the last
-/// handle is dropped.
+/// The queue and flush state that the writer shares with the handles.
 struct Shared {
-    flush: Mutex<FlushState>,
-    wake: Condvar,
+    state: Mutex<QueueState>,
+    /// Wakes the writer: a write was queued or the database is closing.
+    work: Condvar,
+    /// Wakes readers waiting for the queue to be written.
+    written: Condvar,
 }
 
-struct FlushState {
+struct QueueState {
+    queue: Vec<Write>,
+    /// Writes queued since the database opened.
+    submitted: u64,
+    /// Writes committed since the database opened.
+    applied: u64,
     /// When the last durable commit ended.
     last_durable: Instant,
     /// Whether a commit since then is not durable yet.
     pending: bool,
-    /// Set when the last handle is dropped, so that the flusher ends.
+    /// Set when the last handle is dropped.
     closed: bool,
 }
 
-/// The durability a write asks for.
+/// The durability a direct write asks for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Commit {
-    /// Durable before `commit` returns: the start and end of a run.
+    /// Durable before `commit` returns, together with every write queued
+    /// before it: the start and end of a run.
     Now,
-    /// Durable within [`DURABLE_WINDOW`]: task records and cache entries.
+    /// Durable within [`DURABLE_WINDOW`].
     Soon,
 }
 
 impl Shared {
-    fn lock(&self) -> std::sync::MutexGuard<'_, FlushState> {
-        self.flush.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    fn lock(&self) -> MutexGuard<'_, QueueState> {
+        self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
 
 impl StateDatabase {
-    /// Wraps `database` and starts the thread that makes pending writes
-    /// durable.
+    /// Wraps `database` and starts its writer thread.
     pub fn new(database: Database) -> Self {
         let shared = Arc::new(Shared {
-            flush: Mutex::new(FlushState { last_durable: Instant::now(), pending: false, closed: false }),
-            wake: Condvar::new(),
+            state: Mutex::new(QueueState {
+                queue: Vec::new(),
+                submitted: 0,
+                applied: 0,
+                last_durable: Instant::now(),
+                pending: false,
+                closed: false,
+            }),
+            work: Condvar::new(),
+            written: Condvar::new(),
         });
         let database = Arc::new(database);
-        let (weak, flusher_shared) = (Arc::downgrade(&database), shared.clone());
-        std::thread::Builder::new()
-            .name("wflow-state-flush".to_string())
-            .spawn(move || flush_loop(&weak, &flusher_shared))
+        let (writer_database, writer_shared) = (database.clone(), shared.clone());
+        let writer = std::thread::Builder::new()
+            .name("wflow-state-writer".to_string())
+            .spawn(move || write_loop(&writer_database, &writer_shared))
             .expect("the operating system starts a thread");
-        StateDatabase { guard: Arc::new(Guard { database, shared }) }
+        StateDatabase { guard: Arc::new(Guard { database, shared, writer: Mutex::new(Some(writer)) }) }
     }
 
-    /// Returns the redb database, for reads.
-    pub fn database(&self) -> &Database {
-        &self.guard.database
+    /// Queues `write`, which the writer thread applies in its next
+    /// transaction; `what` names it in the warning logged if it fails.
+    pub fn submit(&self, what: &'static str, write: impl FnOnce(&WriteTransaction) -> Result<()> + Send + 'static) {
+        let shared = &self.guard.shared;
+        let mut state = shared.lock();
+        state.queue.push((what, Box::new(write)));
+        state.submitted += 1;
+        shared.work.notify_one();
+    }
+
+    /// Waits until every write queued so far is committed.
+    pub fn sync(&self) {
+        let shared = &self.guard.shared;
+        let mut state = shared.lock();
+        let target = state.submitted;
+        while state.applied < target && !state.closed {
+            state = shared.written.wait(state).unwrap_or_else(|poisoned| poisoned.into_inner());
+        }
+    }
+
+    /// Begins a read transaction that sees every write queued so far.
+    pub fn begin_read(&self) -> Result<ReadTransaction> {
+        self.sync();
+        Ok(redb::ReadableDatabase::begin_read(self.guard.database.as_ref())?)
     }
 
     /// Begins a write transaction, to commit with [`StateDatabase::commit`].
     pub fn begin_write(&self) -> Result<WriteTransaction> {
+        self.sync();
         Ok(self.guard.database.begin_write()?)
     }
 
     /// Commits `transaction`, durably now or within the window, following
-    /// `commit`. A `Soon` write is made durable at once when the window since
-    /// the last durable commit has passed.
+    /// `commit`.
     pub fn commit(&self, mut transaction: WriteTransaction, commit: Commit) -> Result<()> {
         let shared = &self.guard.shared;
         let durable = commit == Commit::Now || shared.lock().last_durable.elapsed() >= DURABLE_WINDOW;
@@ -105,17 +148,9 @@ impl StateDatabase {
         if durable {
             state.last_durable = Instant::now();
             state.pending = false;
-        } else if !state.pending {
+        } else {
             state.pending = true;
-            shared.wake.notify_one();
-        }
-        Ok(())
-    }
-
-    /// Makes every commit so far durable.
-    pub fn flush(&self) -> Result<()> {
-        if self.guard.shared.lock().pending {
-            flush_now(&self.guard.database, &self.guard.shared)?;
+            shared.work.notify_one();
         }
         Ok(())
     }
@@ -123,64 +158,124 @@ impl StateDatabase {
 
 impl Drop for Guard {
     fn drop(&mut self) {
-        if self.shared.lock().pending
-            && let Err(error) = flush_now(&self.database, &self.shared)
-        {
-            tracing::warn!(error = %format!("{error:#}"), "failed to make the last state writes durable");
-        }
         self.shared.lock().closed = true;
-        self.shared.wake.notify_one();
+        self.shared.work.notify_one();
+        let writer = self.writer.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).take();
+        if let Some(writer) = writer
+            && writer.join().is_err()
+        {
+            tracing::warn!("the state writer thread panicked; the last task records may be lost");
+        }
     }
+}
+
+/// Writes queued changes in batches, each batch in one transaction, and
+/// makes them durable once their window ends. On close, writes what is
+/// left, makes it durable and returns.
+fn write_loop(database: &Database, shared: &Shared) {
+    let mut state = shared.lock();
+    loop {
+        if !state.queue.is_empty() {
+            let batch = std::mem::take(&mut state.queue);
+            let durable = state.last_durable.elapsed() >= DURABLE_WINDOW;
+            drop(state);
+            let count = batch.len() as u64;
+            // A panic inside redb must not stop the thread that readers wait on.
+            let written =
+                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| write_batch(database, batch, durable)));
+            match written {
+                Ok(Ok(())) => {}
+                Ok(Err(error)) => {
+                    tracing::warn!(error = %format!("{error:#}"), "failed to write task records or cache entries")
+                }
+                Err(_) => tracing::warn!("writing task records or cache entries panicked; they are lost"),
+            }
+            state = shared.lock();
+            state.applied += count;
+            if durable {
+                state.last_durable = Instant::now();
+                state.pending = false;
+            } else {
+                state.pending = true;
+            }
+            shared.written.notify_all();
+            continue;
+        }
+        if state.pending {
+            let due = state.last_durable + DURABLE_WINDOW;
+            let now = Instant::now();
+            if now >= due || state.closed {
+                drop(state);
+                let flushed = flush(database);
+                state = shared.lock();
+                match flushed {
+                    Ok(()) => {
+                        state.last_durable = Instant::now();
+                        state.pending = false;
+                    }
+                    Err(error) => {
+                        tracing::warn!(error = %format!("{error:#}"), "failed to make state writes durable");
+                        if state.closed {
+                            return;
+                        }
+                        // Tries again after a window rather than at once.
+                        state.last_durable = Instant::now();
+                    }
+                }
+                continue;
+            }
+            state = shared.work.wait_timeout(state, due - now).unwrap_or_else(|poisoned| poisoned.into_inner()).0;
+            continue;
+        }
+        if state.closed {
+            shared.written.notify_all();
+            return;
+        }
+        state = shared.work.wait(state).unwrap_or_else(|poisoned| poisoned.into_inner());
+    }
+}
+
+/// Applies `batch` in one transaction. A change that fails is logged and
+/// left out; the others are committed.
+fn write_batch(database: &Database, batch: Vec<Write>, durable: bool) -> Result<()> {
+    let mut transaction = database.begin_write()?;
+    let durability = if durable { Durability::Immediate } else { Durability::None };
+    transaction.set_durability(durability).context("failed to set the commit's durability")?;
+    for (what, write) in batch {
+        if let Err(error) = write(&transaction) {
+            tracing::warn!(error = %format!("{error:#}"), "failed to {what}");
+        }
+    }
+    transaction.commit().context("failed to commit task records and cache entries")?;
+    Ok(())
 }
 
 /// Commits an empty durable transaction, which makes the earlier ones
 /// durable too.
-fn flush_now(database: &Database, shared: &Shared) -> Result<()> {
+fn flush(database: &Database) -> Result<()> {
     let mut transaction = database.begin_write()?;
     transaction.set_durability(Durability::Immediate).context("failed to set the commit's durability")?;
     transaction.commit().context("failed to make the state writes durable")?;
-    let mut state = shared.lock();
-    state.last_durable = Instant::now();
-    state.pending = false;
     Ok(())
-}
-
-/// Waits for pending writes and makes them durable once their window ends.
-fn flush_loop(database: &Weak<Database>, shared: &Shared) {
-    loop {
-        let due = {
-            let mut state = shared.lock();
-            while !state.pending && !state.closed {
-                state = shared.wake.wait(state).unwrap_or_else(|poisoned| poisoned.into_inner());
-            }
-            if state.closed {
-                return;
-            }
-            state.last_durable + DURABLE_WINDOW
-        };
-        std::thread::sleep(due.saturating_duration_since(Instant::now()));
-        let Some(database) = database.upgrade() else { return };
-        if shared.lock().pending
-            && let Err(error) = flush_now(&database, shared)
-        {
-            tracing::warn!(error = %format!("{error:#}"), "failed to make state writes durable; retrying");
-            std::thread::sleep(DURABLE_WINDOW);
-        }
-    }
 }
 
 #[cfg(test)]
 mod tests {
-    use redb::{ReadableDatabase, ReadableTable};
+    use redb::ReadableTable;
 
     use super::*;
 
     const TABLE: redb::TableDefinition<&str, u64> = redb::TableDefinition::new("test");
 
-    fn write(database: &StateDatabase, value: u64, commit: Commit) {
-        let transaction = database.begin_write().unwrap();
-        transaction.open_table(TABLE).unwrap().insert("key", value).unwrap();
-        database.commit(transaction, commit).unwrap();
+    fn submit(database: &StateDatabase, value: u64) {
+        database.submit("write a test value", move |transaction| {
+            transaction.open_table(TABLE)?.insert("key", value)?;
+            Ok(())
+        });
+    }
+
+    fn read(database: &StateDatabase) -> u64 {
+        database.begin_read().unwrap().open_table(TABLE).unwrap().get("key").unwrap().unwrap().value()
     }
 
     fn open(path: &std::path::Path) -> StateDatabase {
@@ -188,32 +283,44 @@ mod tests {
     }
 
     #[test]
-    fn later_commit_is_flushed_within_the_window() {
+    fn a_read_sees_every_queued_write() {
         let folder = tempfile::tempdir().unwrap();
         let database = open(&folder.path().join("state.redb"));
-        write(&database, 1, Commit::Now);
-        write(&database, 2, Commit::Soon);
-        assert!(database.guard.shared.lock().pending, "a commit right after a durable one waits");
+        for value in 1..=100 {
+            submit(&database, value);
+        }
 
-        std::thread::sleep(DURABLE_WINDOW * 3);
-
-        assert!(!database.guard.shared.lock().pending, "the flusher made it durable");
+        assert_eq!(read(&database), 100);
     }
 
     #[test]
-    fn dropping_the_last_handle_closes_the_database() {
+    fn queued_writes_become_durable_within_the_window() {
+        let folder = tempfile::tempdir().unwrap();
+        let database = open(&folder.path().join("state.redb"));
+        let transaction = database.begin_write().unwrap();
+        database.commit(transaction, Commit::Now).unwrap();
+        submit(&database, 2);
+        database.sync();
+        assert!(database.guard.shared.lock().pending, "a write right after a durable commit waits");
+
+        std::thread::sleep(DURABLE_WINDOW * 3);
+
+        assert!(!database.guard.shared.lock().pending, "the writer made it durable");
+    }
+
+    #[test]
+    fn dropping_the_last_handle_writes_the_queue_and_closes_the_database() {
         let folder = tempfile::tempdir().unwrap();
         let path = folder.path().join("state.redb");
         let database = open(&path);
         let clone = database.clone();
-        write(&database, 1, Commit::Now);
-        write(&clone, 7, Commit::Soon);
+        submit(&database, 1);
+        submit(&clone, 7);
         drop(database);
         drop(clone);
 
         let reopened = open(&path);
 
-        let read = reopened.database().begin_read().unwrap();
-        assert_eq!(read.open_table(TABLE).unwrap().get("key").unwrap().unwrap().value(), 7);
+        assert_eq!(read(&reopened), 7);
     }
 }

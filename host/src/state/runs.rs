@@ -1,7 +1,7 @@
 //! The record of every flow run and its task runs.
 
 use anyhow::{Context as _, Result};
-use redb::{ReadableDatabase, ReadableTable, TableDefinition};
+use redb::{ReadableTable, TableDefinition};
 use serde::{Deserialize, Serialize};
 
 use super::{Commit, StateDatabase};
@@ -214,6 +214,8 @@ pub trait RunStore: Send + Sync {
 
     /// Inserts or replaces the record of a task run with its log lines and,
     /// when given, a copy of its output for a resumed run, in one transaction.
+    /// The write may happen after this returns; reads through this store see
+    /// it.
     fn put_task(&self, run_id: &str, task: &TaskRecord, logs: &[LogLine], output: Option<&[u8]>) -> Result<()>;
 
     /// Inserts element records of mapped task `task_id`, each with its log
@@ -288,37 +290,44 @@ impl RunStore for RedbRunStore {
     fn put_task(&self, run_id: &str, task: &TaskRecord, logs: &[LogLine], output: Option<&[u8]>) -> Result<()> {
         let json = serde_json::to_vec(task)?;
         let logs = serde_json::to_vec(logs)?;
-        let key = (run_id, task.task_id.as_str());
-        let transaction = self.database.begin_write()?;
-        transaction.open_table(TASK_RUNS)?.insert(key, json.as_slice())?;
-        transaction.open_table(TASK_LOGS)?.insert(key, logs.as_slice())?;
-        if let Some(output) = output {
-            transaction.open_table(RUN_OUTPUTS)?.insert(key, output)?;
-        }
-        self.database.commit(transaction, Commit::Soon).context("failed to record the task run")?;
+        let (run_id, task_id) = (run_id.to_string(), task.task_id.clone());
+        let output = output.map(<[u8]>::to_vec);
+        self.database.submit("record a task run", move |transaction| {
+            let key = (run_id.as_str(), task_id.as_str());
+            transaction.open_table(TASK_RUNS)?.insert(key, json.as_slice())?;
+            transaction.open_table(TASK_LOGS)?.insert(key, logs.as_slice())?;
+            if let Some(output) = output {
+                transaction.open_table(RUN_OUTPUTS)?.insert(key, output.as_slice())?;
+            }
+            Ok(())
+        });
         Ok(())
     }
 
     fn put_elements(&self, run_id: &str, task_id: &str, elements: &[(ElementRecord, Vec<LogLine>)]) -> Result<()> {
-        let transaction = self.database.begin_write()?;
-        {
+        let mut rows = Vec::with_capacity(elements.len());
+        for (element, lines) in elements {
+            let logs = if lines.is_empty() { None } else { Some(serde_json::to_vec(lines)?) };
+            rows.push((element.index, serde_json::to_vec(element)?, logs));
+        }
+        let (run_id, task_id) = (run_id.to_string(), task_id.to_string());
+        self.database.submit("record element runs", move |transaction| {
             let mut records = transaction.open_table(ELEMENTS)?;
-            let mut logs = transaction.open_table(TASK_LOGS)?;
-            for (element, lines) in elements {
-                let json = serde_json::to_vec(element)?;
-                records.insert((run_id, task_id, element.index), json.as_slice())?;
-                if !lines.is_empty() {
-                    let key = format!("{task_id}[{}]", element.index);
-                    logs.insert((run_id, key.as_str()), serde_json::to_vec(lines)?.as_slice())?;
+            let mut log_table = transaction.open_table(TASK_LOGS)?;
+            for (index, json, logs) in rows {
+                records.insert((run_id.as_str(), task_id.as_str(), index), json.as_slice())?;
+                if let Some(logs) = logs {
+                    let key = format!("{task_id}[{index}]");
+                    log_table.insert((run_id.as_str(), key.as_str()), logs.as_slice())?;
                 }
             }
-        }
-        self.database.commit(transaction, Commit::Soon).context("failed to record element runs")?;
+            Ok(())
+        });
         Ok(())
     }
 
     fn output(&self, run_id: &str, task_id: &str) -> Result<Option<Vec<u8>>> {
-        let transaction = self.database.database().begin_read()?;
+        let transaction = self.database.begin_read()?;
         let table = match transaction.open_table(RUN_OUTPUTS) {
             Ok(table) => table,
             Err(redb::TableError::TableDoesNotExist(_)) => return Ok(None),
@@ -328,7 +337,7 @@ impl RunStore for RedbRunStore {
     }
 
     fn elements(&self, run_id: &str, task_id: &str) -> Result<Vec<ElementRecord>> {
-        let transaction = self.database.database().begin_read()?;
+        let transaction = self.database.begin_read()?;
         let table = match transaction.open_table(ELEMENTS) {
             Ok(table) => table,
             Err(redb::TableError::TableDoesNotExist(_)) => return Ok(Vec::new()),
@@ -343,7 +352,7 @@ impl RunStore for RedbRunStore {
     }
 
     fn run(&self, run_id: &str) -> Result<Option<RunRecord>> {
-        let transaction = self.database.database().begin_read()?;
+        let transaction = self.database.begin_read()?;
         let table = match transaction.open_table(RUNS) {
             Ok(table) => table,
             Err(redb::TableError::TableDoesNotExist(_)) => return Ok(None),
@@ -354,7 +363,7 @@ impl RunStore for RedbRunStore {
     }
 
     fn runs(&self, filter: &RunFilter) -> Result<Vec<RunRecord>> {
-        let transaction = self.database.database().begin_read()?;
+        let transaction = self.database.begin_read()?;
         let table = match transaction.open_table(RUNS) {
             Ok(table) => table,
             Err(redb::TableError::TableDoesNotExist(_)) => return Ok(Vec::new()),
@@ -378,7 +387,7 @@ impl RunStore for RedbRunStore {
     }
 
     fn tasks(&self, run_id: &str) -> Result<Vec<TaskRecord>> {
-        let transaction = self.database.database().begin_read()?;
+        let transaction = self.database.begin_read()?;
         let table = match transaction.open_table(TASK_RUNS) {
             Ok(table) => table,
             Err(redb::TableError::TableDoesNotExist(_)) => return Ok(Vec::new()),
@@ -396,7 +405,7 @@ impl RunStore for RedbRunStore {
     }
 
     fn logs(&self, run_id: &str, task_id: &str) -> Result<Vec<LogLine>> {
-        let transaction = self.database.database().begin_read()?;
+        let transaction = self.database.begin_read()?;
         let table = match transaction.open_table(TASK_LOGS) {
             Ok(table) => table,
             Err(redb::TableError::TableDoesNotExist(_)) => return Ok(Vec::new()),
