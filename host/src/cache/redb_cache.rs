@@ -30,7 +30,9 @@ impl RedbOutputCache {
     }
 
     fn read(&self, key: &CacheKey) -> Result<Option<Vec<u8>>> {
-        let transaction = self.database.begin_read()?;
+        // Not waiting for queued writes: an entry still queued is a miss,
+        // which only runs the task again.
+        let transaction = self.database.begin_read_committed()?;
         let table = match transaction.open_table(OUTPUTS) {
             Ok(table) => table,
             Err(redb::TableError::TableDoesNotExist(_)) => return Ok(None),

@@ -37,10 +37,16 @@ pub type LiveLog = Arc<dyn Fn(LogLine) + Send + Sync>;
 
 /// The period of the epoch clock. A busy attempt notices a timeout or a
 /// cancellation within about one period.
-/// Task instances that may exist at once with the pooling allocator.
+const EPOCH_PERIOD: Duration = Duration::from_millis(10);
+
+/// Task instances that may exist at once with the pooling allocator; more
+/// attempts than this wait for a free slot.
 const POOL_INSTANCES: u32 = 256;
 
-const EPOCH_PERIOD: Duration = Duration::from_millis(10);
+/// Fuel between two yields of a running guest to the async runtime, so that
+/// a busy task shares its worker thread with timers, signals and other
+/// tasks: about a millisecond of guest work at most.
+const FUEL_YIELD_INTERVAL: u64 = 1_000_000;
 
 use crate::manifest::{Limits, ParamValue};
 
@@ -182,9 +188,12 @@ impl Runtime {
     }
 
     /// Runs one attempt of a task in a fresh store, as [`Runtime::run`]
-    /// does, on the calling async task. The guest yields to the async
-    /// runtime at every epoch tick, so a long computation does not hold a
-    /// worker thread for more than a tick at a time.
+    /// does, on the calling async task. A busy guest yields to the async
+    /// runtime about every millisecond of work (and at every epoch tick).
+    /// A tokio runtime polls its timers and signals only every
+    /// `event_interval` polls (61 by default); a host that runs busy tasks
+    /// next to latency-sensitive work should build its runtime with a
+    /// smaller interval, as `wflow-host run` does.
     pub async fn run_async(
         &self,
         component: &LoadedComponent,
@@ -207,6 +216,7 @@ impl Runtime {
         store.set_hostcall_fuel(usize::try_from(limits.memory_bytes).unwrap_or(usize::MAX));
         let fuel = limits.fuel.unwrap_or(u64::MAX);
         store.set_fuel(fuel).expect("fuel is enabled in the engine config");
+        store.fuel_async_yield_interval(Some(FUEL_YIELD_INTERVAL)).expect("fuel is enabled in the engine config");
 
         // At every epoch tick, a running guest checks the deadline and the
         // cancellation, then yields so that the select below runs too.

@@ -16,7 +16,7 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use anyhow::{Context as _, Result};
+use anyhow::{Context as _, Result, bail};
 use redb::{Database, Durability, ReadTransaction, WriteTransaction};
 
 /// The time after which queued writes are made durable.
@@ -62,16 +62,9 @@ struct QueueState {
     pending: bool,
     /// Set when the last handle is dropped.
     closed: bool,
-}
-
-/// The durability a direct write asks for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Commit {
-    /// Durable before `commit` returns, together with every write queued
-    /// before it: the start and end of a run.
-    Now,
-    /// Durable within [`DURABLE_WINDOW`].
-    Soon,
+    /// Set when the writer thread has ended, normally or by a panic, so
+    /// that nobody waits for it any more.
+    writer_gone: bool,
 }
 
 impl Shared {
@@ -91,6 +84,7 @@ impl StateDatabase {
                 last_durable: Instant::now(),
                 pending: false,
                 closed: false,
+                writer_gone: false,
             }),
             work: Condvar::new(),
             written: Condvar::new(),
@@ -99,7 +93,10 @@ impl StateDatabase {
         let (writer_database, writer_shared) = (database.clone(), shared.clone());
         let writer = std::thread::Builder::new()
             .name("wflow-state-writer".to_string())
-            .spawn(move || write_loop(&writer_database, &writer_shared))
+            .spawn(move || {
+                let _gone = WriterGone(&writer_shared);
+                write_loop(&writer_database, &writer_shared);
+            })
             .expect("the operating system starts a thread");
         StateDatabase { guard: Arc::new(Guard { database, shared, writer: Mutex::new(Some(writer)) }) }
     }
@@ -114,44 +111,54 @@ impl StateDatabase {
         shared.work.notify_one();
     }
 
-    /// Waits until every write queued so far is committed.
-    pub fn sync(&self) {
+    /// Waits until every write queued so far is committed. Fails when the
+    /// writer thread has stopped, after a panic in redb.
+    pub fn sync(&self) -> Result<()> {
         let shared = &self.guard.shared;
         let mut state = shared.lock();
         let target = state.submitted;
-        while state.applied < target && !state.closed {
+        while state.applied < target {
+            if state.writer_gone {
+                bail!(
+                    "the thread that writes task records and cache entries stopped; the state database may be \
+                     damaged: move it aside and run again"
+                );
+            }
             state = shared.written.wait(state).unwrap_or_else(|poisoned| poisoned.into_inner());
         }
+        Ok(())
     }
 
     /// Begins a read transaction that sees every write queued so far.
+    /// Write closures passed to [`StateDatabase::submit`] must not call it:
+    /// they would wait for themselves.
     pub fn begin_read(&self) -> Result<ReadTransaction> {
-        self.sync();
+        self.sync()?;
+        self.begin_read_committed()
+    }
+
+    /// Begins a read transaction that sees only committed writes, without
+    /// waiting for the queue: for reads where missing a queued write does
+    /// no harm, such as a cache lookup.
+    pub fn begin_read_committed(&self) -> Result<ReadTransaction> {
         Ok(redb::ReadableDatabase::begin_read(self.guard.database.as_ref())?)
     }
 
-    /// Begins a write transaction, to commit with [`StateDatabase::commit`].
+    /// Begins a write transaction after every queued write, to commit with
+    /// [`StateDatabase::commit`].
     pub fn begin_write(&self) -> Result<WriteTransaction> {
-        self.sync();
+        self.sync()?;
         Ok(self.guard.database.begin_write()?)
     }
 
-    /// Commits `transaction`, durably now or within the window, following
-    /// `commit`.
-    pub fn commit(&self, mut transaction: WriteTransaction, commit: Commit) -> Result<()> {
-        let shared = &self.guard.shared;
-        let durable = commit == Commit::Now || shared.lock().last_durable.elapsed() >= DURABLE_WINDOW;
-        let durability = if durable { Durability::Immediate } else { Durability::None };
-        transaction.set_durability(durability).context("failed to set the commit's durability")?;
+    /// Commits `transaction` durably, together with every write committed
+    /// before it: the start and end of a run.
+    pub fn commit(&self, mut transaction: WriteTransaction) -> Result<()> {
+        transaction.set_durability(Durability::Immediate).context("failed to set the commit's durability")?;
         transaction.commit()?;
-        let mut state = shared.lock();
-        if durable {
-            state.last_durable = Instant::now();
-            state.pending = false;
-        } else {
-            state.pending = true;
-            shared.work.notify_one();
-        }
+        // `pending` stays as it is: the writer may have committed a batch
+        // after this commit, and at worst the flush it leads to is empty.
+        self.guard.shared.lock().last_durable = Instant::now();
         Ok(())
     }
 }
@@ -166,6 +173,17 @@ impl Drop for Guard {
         {
             tracing::warn!("the state writer thread panicked; the last task records may be lost");
         }
+    }
+}
+
+/// Marks the writer thread as ended when dropped, also by a panic, and wakes
+/// whoever waits for it.
+struct WriterGone<'a>(&'a Shared);
+
+impl Drop for WriterGone<'_> {
+    fn drop(&mut self) {
+        self.0.lock().writer_gone = true;
+        self.0.written.notify_all();
     }
 }
 
@@ -235,8 +253,8 @@ fn write_loop(database: &Database, shared: &Shared) {
     }
 }
 
-/// Applies `batch` in one transaction. A change that fails is logged and
-/// left out; the others are committed.
+/// Applies `batch` in one transaction. A change that fails is logged; what
+/// it wrote before failing is committed with the others.
 fn write_batch(database: &Database, batch: Vec<Write>, durable: bool) -> Result<()> {
     let mut transaction = database.begin_write()?;
     let durability = if durable { Durability::Immediate } else { Durability::None };
@@ -298,9 +316,9 @@ mod tests {
         let folder = tempfile::tempdir().unwrap();
         let database = open(&folder.path().join("state.redb"));
         let transaction = database.begin_write().unwrap();
-        database.commit(transaction, Commit::Now).unwrap();
+        database.commit(transaction).unwrap();
         submit(&database, 2);
-        database.sync();
+        database.sync().unwrap();
         assert!(database.guard.shared.lock().pending, "a write right after a durable commit waits");
 
         std::thread::sleep(DURABLE_WINDOW * 3);

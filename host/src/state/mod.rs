@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, Result, bail};
 
-pub use commit::{Commit, DURABLE_WINDOW, StateDatabase};
+pub use commit::{DURABLE_WINDOW, StateDatabase};
 pub use live_log::{LiveEntry, LiveLogWriter, live_log_path};
 pub use runs::{
     AttemptRecord, ElementRecord, RedbRunStore, RunFilter, RunRecord, RunState, RunStore, TaskRecord, TaskState,

@@ -4,7 +4,7 @@ use anyhow::{Context as _, Result};
 use redb::{ReadableTable, TableDefinition};
 use serde::{Deserialize, Serialize};
 
-use super::{Commit, StateDatabase};
+use super::StateDatabase;
 use crate::runtime::LogLine;
 
 /// Flow runs by run id, as JSON.
@@ -272,7 +272,7 @@ impl RedbRunStore {
                 crashed.push(run.run_id);
             }
         }
-        self.database.commit(transaction, Commit::Now).context("failed to mark crashed runs")?;
+        self.database.commit(transaction).context("failed to mark crashed runs")?;
         Ok(crashed)
     }
 }
@@ -283,7 +283,7 @@ impl RunStore for RedbRunStore {
         let transaction = self.database.begin_write()?;
         transaction.open_table(RUNS)?.insert(run.run_id.as_str(), json.as_slice())?;
         // The start and the end of a run are durable at once.
-        self.database.commit(transaction, Commit::Now).context("failed to record the flow run")?;
+        self.database.commit(transaction).context("failed to record the flow run")?;
         Ok(())
     }
 
