@@ -83,8 +83,11 @@ pub struct Runtime {
     artifacts: artifacts::ArtifactStore,
     loaded: Mutex<HashMap<String, LoadSlot>>,
     instantiations: AtomicU64,
-    /// With the pooling allocator, one permit per pool slot: an attempt
-    /// waits for a free slot instead of failing to instantiate.
+    /// With the pooling allocator, one permit per component slot: an attempt
+    /// waits for a free slot instead of failing to instantiate. The pool's
+    /// core instances, memories and tables are sized for an average of 16,
+    /// 2 and 16 per slot; with all slots busy with components that need
+    /// more, an instantiation can still fail.
     slots: Option<tokio::sync::Semaphore>,
 }
 
