@@ -71,6 +71,9 @@ fn main() -> Result<()> {
         run_process(&settings.host, &state, &artifacts, &small_fan_out_flow, &["--no-cache"])
     })?);
 
+    // TODO: 4. the flights flow over the 3-million-row Parquet file, which
+    // needs a Parquet reader with zstd built for wasm32-wasip2.
+
     // 5. Cold start: an empty state directory and artifact folder.
     let cold_state = work.path().join("state-cold");
     let cold_artifacts = work.path().join("artifacts-cold");

@@ -88,6 +88,7 @@ pub struct Runtime {
     /// core instances, memories and tables are sized for an average of 16,
     /// 2 and 16 per slot; with all slots busy with components that need
     /// more, an instantiation can still fail.
+    // TODO: weight permits by each component's core instances, memories and tables.
     slots: Option<tokio::sync::Semaphore>,
 }
 
