@@ -37,7 +37,8 @@ if __name__ == "__main__":
     shape, size = sys.argv[1], int(sys.argv[2])
     if shape == "chain":
         result = chain(size)
-        assert result["step"] == size and result["fib"] == 55, result
+        assert result["step"] == size, result
+        assert result["fib"] == 55, result
     elif shape == "fan-out":
         results = fan_out(size)
         assert len(results) == size and all(result["fib"] == 55 for result in results)

@@ -1,4 +1,4 @@
-//! What a task costs in each guest language: component size, first compile,
+//! Cost of a task in each guest language: component size, first compile,
 //! start with the compiled artifact on disk, and the time of one call.
 //!
 //! Run it with `./scripts/bench-languages`, which builds the trivial task
@@ -9,11 +9,15 @@
 //! Each TASK_DIR is a built skeleton: its `build.sh` wrote `DIR_NAME.wasm`
 //! beside its `flow.toml`.
 
+#[path = "common/format.rs"]
+mod format;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, Result, bail};
+use format::{size, time};
 use tokio_util::sync::CancellationToken;
 use wflow_host::Runtime;
 use wflow_host::manifest::{Limits, ParamValue};
@@ -181,23 +185,4 @@ fn print_table(rows: &[Measured], calls: usize, runs: usize) {
     }
     println!();
     println!("One call: {calls} calls, each in a fresh store and instance. Whole run: median of {runs}.");
-}
-
-fn size(bytes: u64) -> String {
-    if bytes >= 1 << 20 {
-        format!("{:.1} MiB", bytes as f64 / (1 << 20) as f64)
-    } else {
-        format!("{} KiB", bytes / 1024)
-    }
-}
-
-fn time(duration: Duration) -> String {
-    let micros = duration.as_secs_f64() * 1e6;
-    if micros >= 1e6 {
-        format!("{:.2} s", micros / 1e6)
-    } else if micros >= 1e3 {
-        format!("{:.1} ms", micros / 1e3)
-    } else {
-        format!("{micros:.0} µs")
-    }
 }

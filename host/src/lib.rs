@@ -42,7 +42,7 @@ pub use manifest::{Flow, ManifestError};
 pub use runtime::Runtime;
 pub use state::{RedbRunStore, RunStore, StateDir};
 
-/// How [`Host::open_with`] opens a host.
+/// Options of [`Host::open_with`].
 #[derive(Debug, Clone)]
 pub struct HostOptions {
     /// How long to wait for another process that has the state directory

@@ -42,7 +42,7 @@ struct Cli {
     /// Folder of compiled components, which several state directories may
     /// share; default the state directory's `artifacts` folder.
     ///
-    /// Compiling a large component (Python, JavaScript) takes seconds; in a
+    /// Compiling a large component (Python, JavaScript) takes seconds. In a
     /// shared folder it is compiled once, except that processes starting at
     /// the same time may each compile it. The host runs these files as
     /// native code and checks them only against corruption: share the folder

@@ -202,7 +202,7 @@ fn runs_commands_list_show_and_log() {
 /// Where the address space is too short for the pooling allocator's
 /// reservation, the host allocates instances on demand and still runs.
 #[test]
-fn short_address_space_falls_back_to_on_demand_allocation() {
+fn short_address_space_allocates_on_demand() {
     let sandbox = Sandbox::new();
     let component = support::component("wflow_fixture_faults").display().to_string();
     let flow = sandbox.write(

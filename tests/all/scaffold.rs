@@ -104,7 +104,7 @@ fn new_flow_runs_with_a_new_task() {
 }
 
 #[test]
-fn new_refuses_a_folder_that_is_in_use() {
+fn new_rejects_folder_in_use() {
     let sandbox = Sandbox::new();
     let kept = sandbox.write("greet/notes.txt", "mine");
 
@@ -120,7 +120,7 @@ fn new_refuses_a_folder_that_is_in_use() {
 }
 
 #[test]
-fn new_refuses_a_name_that_is_not_an_id() {
+fn new_rejects_invalid_name() {
     let sandbox = Sandbox::new();
 
     let output = support::wflow(sandbox.path(), &sandbox.state_dir(), &["new", "flow", "My Flow"]);

@@ -115,7 +115,7 @@ pub fn ran(report: &RunReport) -> Vec<&str> {
     report.tasks.iter().filter(|task| !task.cache_hit).map(|task| task.id.as_str()).collect()
 }
 
-/// The folder of compiled components that all tests share.
+/// Returns the folder of compiled components that all tests share.
 pub fn artifact_dir() -> PathBuf {
     root().join("target/test-artifacts")
 }
@@ -132,7 +132,7 @@ pub fn precompile(component: &Path) {
     }
 }
 
-/// Whether `output` exists and is newer than each of `sources`, paths
+/// Returns whether `output` exists and is newer than each of `sources`, paths
 /// relative to the workspace root. A component rebuilt from unchanged
 /// sources by componentize-py or componentize-js differs in its bytes, and
 /// so would be compiled again.

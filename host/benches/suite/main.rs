@@ -9,12 +9,16 @@
 
 mod floor;
 
+#[path = "../common/format.rs"]
+mod format;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, Result, bail};
+use format::{size, time};
 use wflow_host::executor::{RunObserver, RunOptions, TaskReport};
 use wflow_host::runtime::LogLine;
 use wflow_host::{Host, HostOptions};
@@ -373,7 +377,10 @@ fn prefect(python: &Path, settings: &Settings) -> Result<PrefectTimes> {
         let times = (0..settings.runs.min(3)).map(|_| time_shape(shape, size)).collect::<Result<Vec<_>>>()?;
         Ok(median(&times))
     };
-    Ok(PrefectTimes { chain: median_of("chain", settings.chain)?, fan_out: median_of("fan-out", settings.prefect_fan_out)? })
+    Ok(PrefectTimes {
+        chain: median_of("chain", settings.chain)?,
+        fan_out: median_of("fan-out", settings.prefect_fan_out)?,
+    })
 }
 
 fn median(sorted_or_not: &[Duration]) -> Duration {
@@ -395,19 +402,4 @@ fn median_run(runs: &[ProcessRun]) -> ProcessRun {
 
 fn ratio(numerator: Duration, denominator: Duration) -> f64 {
     numerator.as_secs_f64() / denominator.as_secs_f64().max(1e-9)
-}
-
-fn size(bytes: u64) -> String {
-    format!("{:.1} MiB", bytes as f64 / (1 << 20) as f64)
-}
-
-fn time(duration: Duration) -> String {
-    let micros = duration.as_secs_f64() * 1e6;
-    if micros >= 1e6 {
-        format!("{:.2} s", micros / 1e6)
-    } else if micros >= 1e3 {
-        format!("{:.1} ms", micros / 1e3)
-    } else {
-        format!("{micros:.0} µs")
-    }
 }

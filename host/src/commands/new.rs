@@ -1,7 +1,7 @@
 //! `wflow-host new`: start a task or a flow from a skeleton that builds and
 //! runs as it is.
 //!
-//! A task folder holds its own copy of the WIT contract and of the guest SDK
+//! A task folder gets its own copy of the WIT contract and of the guest SDK
 //! for its language, so that it builds without the wflow repository.
 
 use std::io::Write as _;
@@ -124,7 +124,7 @@ const FLOW: &[Template] = &[
 ];
 
 impl Language {
-    /// The language's label, files, tools and templates, for the new task.
+    /// Returns the language's label, files, tools and templates, for the new task.
     fn describe(self) -> LanguageInfo {
         match self {
             Language::Rust => LanguageInfo {

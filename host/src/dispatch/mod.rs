@@ -63,7 +63,7 @@ impl Dispatcher for LocalDispatcher {
         let runtime = self.runtime.clone();
         Box::pin(async move {
             // Compiling takes up to seconds, so a component not loaded yet
-            // is loaded on a blocking thread; the attempt itself runs on
+            // is loaded on a blocking thread. The attempt itself runs on
             // this async task, without a thread hop.
             let component = match runtime.loaded(&request.component.hash) {
                 Some(component) => component,

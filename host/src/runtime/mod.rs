@@ -86,8 +86,8 @@ pub struct Runtime {
     /// With the pooling allocator, one permit per component slot: an attempt
     /// waits for a free slot instead of failing to instantiate. The pool's
     /// core instances, memories and tables are sized for an average of 16,
-    /// 2 and 16 per slot; with all slots busy with components that need
-    /// more, an instantiation can still fail.
+    /// 2 and 16 per slot. So when every slot is busy with components that
+    /// need more, an instantiation can still fail.
     // TODO: weight permits by each component's core instances, memories and tables.
     slots: Option<tokio::sync::Semaphore>,
 }
@@ -102,7 +102,7 @@ impl Runtime {
         config.consume_fuel(true);
         config.epoch_interruption(true);
         config.allocation_strategy(InstanceAllocationStrategy::Pooling(pooling_config()));
-        // The pool reserves address space for all its slots up front; where
+        // The pool reserves address space for all its slots up front. Where
         // that is short (a ulimit -v, some emulators), instances are
         // allocated on demand instead.
         let (engine, slots) = match Engine::new(&config) {
@@ -195,8 +195,8 @@ impl Runtime {
     /// does, on the calling async task. A busy guest yields to the async
     /// runtime about every millisecond of work (and at every epoch tick).
     /// A tokio runtime polls its timers and signals only every
-    /// `event_interval` polls (61 by default); a host that runs busy tasks
-    /// next to latency-sensitive work should build its runtime with a
+    /// `event_interval` polls (61 by default). So a host that runs busy
+    /// tasks next to latency-sensitive work should build its runtime with a
     /// smaller interval, as `wflow-host run` does.
     pub async fn run_async(
         &self,
@@ -314,7 +314,7 @@ fn pooling_config() -> PoolingAllocationConfig {
         .max_core_instance_size(8 << 20)
         .max_component_instance_size(8 << 20)
         // Returning a slot's pages to the kernel is an madvise, whose TLB
-        // flush interrupts every core; batching 32 of them took a chain of
+        // flush interrupts every core. Batching 32 of them took a chain of
         // 1,000 tasks from 132 ms to 105 ms (median, whole process).
         .decommit_batch_size(32);
     pooling

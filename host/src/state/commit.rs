@@ -63,7 +63,7 @@ struct QueueState {
     /// Set when the last handle is dropped.
     closed: bool,
     /// Set when the writer thread has ended, normally or by a panic, so
-    /// that nobody waits for it any more.
+    /// that readers stop waiting for it.
     writer_gone: bool,
 }
 
@@ -94,7 +94,7 @@ impl StateDatabase {
         let writer = std::thread::Builder::new()
             .name("wflow-state-writer".to_string())
             .spawn(move || {
-                let _gone = WriterGone(&writer_shared);
+                let _ended_guard = WriterGone(&writer_shared);
                 write_loop(&writer_database, &writer_shared);
             })
             .expect("the operating system starts a thread");
@@ -129,17 +129,17 @@ impl StateDatabase {
         Ok(())
     }
 
-    /// Begins a read transaction that sees every write queued so far.
-    /// Write closures passed to [`StateDatabase::submit`] must not call it:
-    /// they would wait for themselves.
+    /// Begins a read transaction that includes every write queued so far.
+    /// Write closures passed to [`StateDatabase::submit`] must not call it,
+    /// because they would wait for themselves.
     pub fn begin_read(&self) -> Result<ReadTransaction> {
         self.sync()?;
         self.begin_read_committed()
     }
 
-    /// Begins a read transaction that sees only committed writes, without
-    /// waiting for the queue: for reads where missing a queued write does
-    /// no harm, such as a cache lookup.
+    /// Begins a read transaction over committed writes only, without waiting
+    /// for the queue. Suits reads where a missed queued write does no harm,
+    /// such as a cache lookup.
     pub fn begin_read_committed(&self) -> Result<ReadTransaction> {
         Ok(redb::ReadableDatabase::begin_read(self.guard.database.as_ref())?)
     }
@@ -176,8 +176,8 @@ impl Drop for Guard {
     }
 }
 
-/// Marks the writer thread as ended when dropped, also by a panic, and wakes
-/// whoever waits for it.
+/// Guard that marks the writer thread as ended when dropped, also by a
+/// panic, and wakes the readers waiting for it.
 struct WriterGone<'a>(&'a Shared);
 
 impl Drop for WriterGone<'_> {
@@ -301,7 +301,7 @@ mod tests {
     }
 
     #[test]
-    fn a_read_sees_every_queued_write() {
+    fn read_includes_queued_writes() {
         let folder = tempfile::tempdir().unwrap();
         let database = open(&folder.path().join("state.redb"));
         for value in 1..=100 {
@@ -312,7 +312,7 @@ mod tests {
     }
 
     #[test]
-    fn queued_writes_become_durable_within_the_window() {
+    fn queued_write_durable_within_window() {
         let folder = tempfile::tempdir().unwrap();
         let database = open(&folder.path().join("state.redb"));
         let transaction = database.begin_write().unwrap();
@@ -327,7 +327,7 @@ mod tests {
     }
 
     #[test]
-    fn dropping_the_last_handle_writes_the_queue_and_closes_the_database() {
+    fn last_drop_writes_queue_and_closes() {
         let folder = tempfile::tempdir().unwrap();
         let path = folder.path().join("state.redb");
         let database = open(&path);

@@ -281,7 +281,7 @@ async fn c_fatal_error_is_not_retried() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn c_exit_is_a_fatal_failure_with_its_status() {
+async fn c_exit_fails_with_status() {
     let sandbox = Sandbox::new();
     let retry = "retry = { attempts = 3, delay = \"10ms\" }";
     let flow = support::load(&outcome_flow(&sandbox, &[("outcome", "string", "\"exit\"")], retry), &[]);
