@@ -84,42 +84,68 @@ pub fn expected_outputs(flights_json: &str, airports_csv: &str, min_flights: i64
 
 /// Computes the `by_month.json` array, with one object per month of the kept
 /// rows in ascending order of month.
+fn monthly_statistics(kept: &[KeptFlight], delay_threshold: i64) -> Value {
+    let mut months = MonthlyStatistics::new(delay_threshold);
+    for flight in kept {
+        months.add(&flight.month, flight.delay, &flight.origin);
+    }
+    months.to_json()
+}
+
+/// The `by_month.json` array of any number of flights, added one at a time,
+/// so that a test can compute it over millions of rows without keeping them.
 ///
 /// Like the `monthly` task, this divides the `f64` sum by the `f64` count and
 /// rounds with `(x * 100.0).round() / 100.0` or `(x * 10_000.0).round() /
 /// 10_000.0`. The same operations give the same floats, so the parsed JSON
 /// numbers compare equal.
-fn monthly_statistics(kept: &[KeptFlight], delay_threshold: i64) -> Value {
-    let mut months: BTreeMap<&str, Vec<&KeptFlight>> = BTreeMap::new();
-    for flight in kept {
-        months.entry(flight.month.as_str()).or_default().push(flight);
+pub struct MonthlyStatistics {
+    delay_threshold: i64,
+    months: BTreeMap<String, (Group, HashMap<String, u64>)>,
+}
+
+impl MonthlyStatistics {
+    pub fn new(delay_threshold: i64) -> Self {
+        MonthlyStatistics { delay_threshold, months: BTreeMap::new() }
     }
 
-    let mut elements = Vec::new();
-    for (month, flights) in &months {
-        let mut group = Group::default();
-        let mut flights_by_origin: HashMap<&str, u64> = HashMap::new();
-        for flight in flights {
-            group.add(flight.delay, delay_threshold);
-            *flights_by_origin.entry(flight.origin.as_str()).or_default() += 1;
+    /// Adds one kept flight of `month`, `YYYY-MM`.
+    pub fn add(&mut self, month: &str, delay: i64, origin: &str) {
+        if !self.months.contains_key(month) {
+            self.months.insert(month.to_string(), Default::default());
         }
-
-        // Most flights first, then the alphabetically first code on a tie.
-        let mut ranked: Vec<(&str, u64)> = flights_by_origin.into_iter().collect();
-        ranked.sort_by_key(|&(origin, count)| (Reverse(count), origin));
-        let busiest_origin = ranked[0].0;
-
-        let mean_delay = group.delay_sum as f64 / group.flights as f64;
-        let delayed_share = group.delayed as f64 / group.flights as f64;
-        elements.push(json!({
-            "month": month,
-            "flights": group.flights,
-            "mean_delay": (mean_delay * 100.0).round() / 100.0,
-            "delayed_share": (delayed_share * 10_000.0).round() / 10_000.0,
-            "busiest_origin": busiest_origin,
-        }));
+        let (group, flights_by_origin) = self.months.get_mut(month).expect("inserted above");
+        group.add(delay, self.delay_threshold);
+        match flights_by_origin.get_mut(origin) {
+            Some(count) => *count += 1,
+            None => {
+                flights_by_origin.insert(origin.to_string(), 1);
+            }
+        }
     }
-    Value::Array(elements)
+
+    /// Returns the array, with one object per month in ascending order.
+    pub fn to_json(&self) -> Value {
+        let mut elements = Vec::new();
+        for (month, (group, flights_by_origin)) in &self.months {
+            // Most flights first, then the alphabetically first code on a tie.
+            let mut ranked: Vec<(&str, u64)> =
+                flights_by_origin.iter().map(|(origin, count)| (origin.as_str(), *count)).collect();
+            ranked.sort_by_key(|&(origin, count)| (Reverse(count), origin));
+            let busiest_origin = ranked[0].0;
+
+            let mean_delay = group.delay_sum as f64 / group.flights as f64;
+            let delayed_share = group.delayed as f64 / group.flights as f64;
+            elements.push(json!({
+                "month": month,
+                "flights": group.flights,
+                "mean_delay": (mean_delay * 100.0).round() / 100.0,
+                "delayed_share": (delayed_share * 10_000.0).round() / 10_000.0,
+                "busiest_origin": busiest_origin,
+            }));
+        }
+        Value::Array(elements)
+    }
 }
 
 struct KeptFlight {

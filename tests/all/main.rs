@@ -9,6 +9,7 @@ mod durability;
 mod fan_out;
 mod faults;
 mod flights;
+mod flights_parquet;
 mod flights_reference;
 mod languages;
 mod manifests;

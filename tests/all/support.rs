@@ -34,21 +34,43 @@ pub fn root() -> PathBuf {
 pub fn components() -> &'static Path {
     static BUILT: OnceLock<PathBuf> = OnceLock::new();
     BUILT.get_or_init(|| {
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_string());
-        let mut command = Command::new(cargo);
-        command.current_dir(root()).args(["build", "--release", "--target", "wasm32-wasip2"]);
-        for package in GUEST_PACKAGES {
-            command.args(["-p", package]);
-        }
-        let output = command.output().expect("failed to start cargo to build the guest components");
-        assert!(
-            output.status.success(),
-            "building the guest components failed; if the target is missing, run \
-             `rustup target add wasm32-wasip2`\n{}",
-            String::from_utf8_lossy(&output.stderr)
-        );
+        build_guests(GUEST_PACKAGES, "if the target is missing, run `rustup target add wasm32-wasip2`");
         root().join("target/wasm32-wasip2/release")
     })
+}
+
+/// Builds the `flights-scan` component once per test process and returns its
+/// path. It is built apart from the others because its Parquet reader
+/// compiles zstd's C code, which needs clang and wasi-libc.
+pub fn scan_component() -> PathBuf {
+    static BUILT: OnceLock<PathBuf> = OnceLock::new();
+    BUILT
+        .get_or_init(|| {
+            build_guests(
+                &["flights-scan"],
+                "flights-scan compiles zstd's C code with clang and wasi-libc, which \
+                 `scripts/install-guest-tools c` installs",
+            );
+            root().join("target/wasm32-wasip2/release/flights_scan.wasm")
+        })
+        .clone()
+}
+
+/// Runs `cargo build --release --target wasm32-wasip2` for `packages`, and
+/// panics with cargo's output and `hint` when the build fails.
+fn build_guests(packages: &[&str], hint: &str) {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_string());
+    let mut command = Command::new(cargo);
+    command.current_dir(root()).args(["build", "--release", "--target", "wasm32-wasip2"]);
+    for package in packages {
+        command.args(["-p", package]);
+    }
+    let output = command.output().expect("failed to start cargo to build the guest components");
+    assert!(
+        output.status.success(),
+        "building the guest components {packages:?} failed; {hint}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
 }
 
 /// Returns the path of the built component `name`, such as `flights_clean`.
@@ -168,4 +190,16 @@ pub fn flights_flow(sandbox: &Sandbox) -> PathBuf {
         std::fs::copy(example.join("data").join(file), sandbox.path().join("flights/data").join(file)).unwrap();
     }
     sandbox.write("flights/flow.toml", &text)
+}
+
+/// Copies the Parquet flights flow into `sandbox`, with component paths that
+/// point at the built components and `out` inside the sandbox, and returns
+/// the manifest's path. The flow's `flights` parameter has no default.
+pub fn flights_parquet_flow(sandbox: &Sandbox) -> PathBuf {
+    let scan = scan_component();
+    let text = std::fs::read_to_string(root().join("examples/flights/parquet.toml")).unwrap();
+    let text = text
+        .replace("../../target/wasm32-wasip2/release/flights_scan.wasm", &scan.display().to_string())
+        .replace("../../target/wasm32-wasip2/release", &components().display().to_string());
+    sandbox.write("flights/parquet.toml", &text)
 }

@@ -4,8 +4,9 @@
 //! Run it with `./scripts/bench`, which builds what it needs and passes the
 //! paths here. It prints a Markdown report on stdout.
 //!
-//! Usage: suite --host BIN --fib WASM --flights-flow TOML [--prefect PYTHON]
-//!        [--chain N] [--fan-out N] [--runs N] [--smoke]
+//! Usage: suite --host BIN --fib WASM --flights-flow TOML --parquet-flow TOML
+//!        [--parquet-file PARQUET] [--prefect PYTHON] [--chain N] [--fan-out N]
+//!        [--runs N] [--smoke]
 
 mod floor;
 
@@ -27,6 +28,9 @@ struct Settings {
     host: PathBuf,
     fib: PathBuf,
     flights_flow: PathBuf,
+    parquet_flow: PathBuf,
+    /// The large Parquet file; its row is skipped when the file is missing.
+    parquet_file: Option<PathBuf>,
     prefect: Option<PathBuf>,
     chain: usize,
     fan_out: usize,
@@ -75,8 +79,22 @@ fn main() -> Result<()> {
         run_process(&settings.host, &state, &artifacts, &small_fan_out_flow, &["--no-cache"])
     })?);
 
-    // TODO: 4. the flights flow over the 3-million-row Parquet file, which
-    // needs a Parquet reader with zstd built for wasm32-wasip2.
+    // 4. Real data at scale: the Parquet flights flow, warm, cache off.
+    let parquet_file = settings.parquet_file.as_ref().filter(|file| file.is_file());
+    let parquet = match parquet_file {
+        Some(file) => {
+            let state = work.path().join("state-parquet");
+            let flights = format!("flights={}", file.display());
+            let out = format!("out={}", work.path().join("parquet-out").display());
+            let args = ["--no-cache", "--param", flights.as_str(), "--param", out.as_str()];
+            run_process(&settings.host, &state, &artifacts, &settings.parquet_flow, &args)?;
+            let runs = repeat(settings.runs.min(3), || {
+                run_process(&settings.host, &state, &artifacts, &settings.parquet_flow, &args)
+            })?;
+            Some(median_run(&runs))
+        }
+        None => None,
+    };
 
     // 5. Cold start: an empty state directory and artifact folder.
     let cold_state = work.path().join("state-cold");
@@ -160,6 +178,19 @@ fn main() -> Result<()> {
             ratio(p.fan_out, small_fan_out.wall)
         )),
     ));
+    let parquet_name = settings
+        .parquet_file
+        .as_ref()
+        .and_then(|file| file.file_name())
+        .map_or_else(|| "no file given".to_string(), |name| name.to_string_lossy().into_owned());
+    match parquet {
+        Some(run) => report.push(format!(
+            "| flights flow over {parquet_name}, by month, mapped, whole process, cache off | {} ({} peak RSS) | | |",
+            time(run.wall),
+            size(run.peak_rss)
+        )),
+        None => report.push(format!("| flights flow over Parquet | skipped: {parquet_name} not found | | |")),
+    }
     report.push(format!(
         "| flights flow, cold start (compiles every component) | {} ({} peak RSS) | | |",
         time(cold.wall),
@@ -175,8 +206,8 @@ fn main() -> Result<()> {
     println!("{}", report.join("\n"));
     println!();
     println!(
-        "Whole-process figures are medians of {} runs ({} for the fan-outs and for Prefect); per-task figures \
-         come from {} runs of the chain in one process.",
+        "Whole-process figures are medians of {} runs ({} for the fan-outs, the Parquet flow and Prefect); \
+         per-task figures come from {} runs of the chain in one process.",
         settings.runs,
         settings.runs.min(3),
         settings.chain_rounds
@@ -189,6 +220,8 @@ fn parse_args() -> Result<Settings> {
         host: PathBuf::new(),
         fib: PathBuf::new(),
         flights_flow: PathBuf::new(),
+        parquet_flow: PathBuf::new(),
+        parquet_file: None,
         prefect: None,
         chain: 40,
         fan_out: 10_000,
@@ -203,6 +236,8 @@ fn parse_args() -> Result<Settings> {
             "--host" => settings.host = PathBuf::from(value()?),
             "--fib" => settings.fib = PathBuf::from(value()?),
             "--flights-flow" => settings.flights_flow = PathBuf::from(value()?),
+            "--parquet-flow" => settings.parquet_flow = PathBuf::from(value()?),
+            "--parquet-file" => settings.parquet_file = Some(PathBuf::from(value()?)),
             "--prefect" => settings.prefect = Some(PathBuf::from(value()?)),
             "--chain" => settings.chain = value()?.parse()?,
             "--fan-out" => settings.fan_out = value()?.parse()?,
@@ -220,9 +255,13 @@ fn parse_args() -> Result<Settings> {
             other => bail!("unknown argument `{other}`; see the usage at the top of host/benches/suite/main.rs"),
         }
     }
-    for (path, what) in
-        [(&settings.host, "--host"), (&settings.fib, "--fib"), (&settings.flights_flow, "--flights-flow")]
-    {
+    let required = [
+        (&settings.host, "--host"),
+        (&settings.fib, "--fib"),
+        (&settings.flights_flow, "--flights-flow"),
+        (&settings.parquet_flow, "--parquet-flow"),
+    ];
+    for (path, what) in required {
         if !path.is_file() {
             bail!("{what} `{}` is not a file; run ./scripts/bench, which builds it", path.display());
         }

@@ -1,31 +1,13 @@
 //! Monthly: computes the delay statistics of one calendar month of flights.
 //!
-//! The manifest maps this task over the output of `partition`, so one run
-//! receives one element of that array.
+//! The manifests map this task over the output of `partition` (or `scan`, for
+//! Parquet input), so one run receives one month batch of that array.
 
 use std::cmp::Reverse;
-use std::collections::BTreeMap;
 
-use serde::{Deserialize, Serialize};
+use flights_batch::MonthBatch;
+use serde::Serialize;
 use wflow_guest::{Context, Result, TaskError};
-
-/// One element of the `partition` task's output.
-#[derive(Deserialize)]
-struct MonthRows {
-    /// Calendar month, `YYYY-MM`.
-    month: String,
-    rows: Vec<Flight>,
-}
-
-/// A clean flight row. Serde ignores the fields not listed here.
-#[derive(Deserialize)]
-struct Flight {
-    /// Departure time, `YYYY/MM/DD HH:MM`.
-    date: String,
-    /// Delay in minutes, negative when the flight was early.
-    delay: i64,
-    origin: String,
-}
 
 #[derive(Debug, PartialEq, Serialize)]
 struct MonthStats {
@@ -42,7 +24,7 @@ struct MonthStats {
 }
 
 /// Computes the statistics of one month with the `delay_threshold` parameter.
-fn run(ctx: &Context, input: MonthRows) -> Result<MonthStats> {
+fn run(ctx: &Context, input: MonthBatch) -> Result<MonthStats> {
     let delay_threshold = ctx.param::<i64>("delay_threshold")?;
     let stats = compute_month_stats(&input, delay_threshold)?;
 
@@ -60,15 +42,16 @@ fn run(ctx: &Context, input: MonthRows) -> Result<MonthStats> {
 
 /// Computes the statistics of `input`.
 ///
-/// Fails when `month` is not `YYYY-MM`, when there are no rows, or when a
-/// row's date lies outside `month`.
-fn compute_month_stats(input: &MonthRows, delay_threshold: i64) -> Result<MonthStats> {
-    let Some(date_prefix) = date_prefix_of(&input.month) else {
+/// Fails when `month` is not `YYYY-MM`, when there are no flights, or when
+/// the columns do not line up.
+fn compute_month_stats(input: &MonthBatch, delay_threshold: i64) -> Result<MonthStats> {
+    if !is_month(&input.month) {
         return Err(TaskError::fatal(format!("month {:?} is not in the form `YYYY-MM`", input.month)));
-    };
-    if input.rows.is_empty() {
+    }
+    input.check_columns().map_err(TaskError::fatal)?;
+    if input.is_empty() {
         return Err(TaskError::fatal(format!(
-            "month {} has no rows, but the statistics need at least one flight",
+            "month {} has no flights, but the statistics need at least one",
             input.month
         )));
     }
@@ -76,47 +59,42 @@ fn compute_month_stats(input: &MonthRows, delay_threshold: i64) -> Result<MonthS
     // The sum is `i128` so that no `i64` delay can overflow it.
     let mut delay_sum: i128 = 0;
     let mut delayed: u64 = 0;
-    let mut flights_by_origin: BTreeMap<&str, u64> = BTreeMap::new();
-    for (index, flight) in input.rows.iter().enumerate() {
-        if !flight.date.starts_with(&date_prefix) {
-            return Err(TaskError::fatal(format!(
-                "row {} has the date {:?}, which is not in month {}",
-                index + 1,
-                flight.date,
-                input.month
-            )));
-        }
-        delay_sum += i128::from(flight.delay);
-        delayed += u64::from(flight.delay >= delay_threshold);
-        *flights_by_origin.entry(&flight.origin).or_insert(0) += 1;
+    for &delay in &input.delay {
+        delay_sum += i128::from(delay);
+        delayed += u64::from(delay >= delay_threshold);
+    }
+    let mut flights_by_origin = vec![0_u64; input.origins.len()];
+    for &index in &input.origin {
+        flights_by_origin[index as usize] += 1;
     }
 
     // The key orders by count first and then prefers the smaller code, so the
     // maximum is the busiest origin and, on a tie, the alphabetically first.
-    let (busiest_origin, _) = flights_by_origin
+    let busiest_origin = input
+        .origins
         .iter()
-        .max_by_key(|&(origin, count)| (*count, Reverse(*origin)))
-        .expect("a month with rows has at least one origin");
+        .zip(&flights_by_origin)
+        .max_by_key(|&(origin, count)| (*count, Reverse(origin)))
+        .map(|(origin, _)| origin.clone())
+        .expect("a month with flights has at least one origin");
 
-    let flights = input.rows.len() as u64;
+    let flights = input.len() as u64;
     Ok(MonthStats {
         month: input.month.clone(),
         flights,
         mean_delay: round_to_scale(delay_sum as f64 / flights as f64, 100.0),
         delayed_share: round_to_scale(delayed as f64 / flights as f64, 10_000.0),
-        busiest_origin: busiest_origin.to_string(),
+        busiest_origin,
     })
 }
 
-/// Returns `YYYY/MM/`, the start of every date in the month `YYYY-MM`, or
-/// `None` when `month` is not in that form.
-fn date_prefix_of(month: &str) -> Option<String> {
+/// Returns true when `month` has the form `YYYY-MM`.
+fn is_month(month: &str) -> bool {
     let bytes = month.as_bytes();
-    let valid = bytes.len() == 7
+    bytes.len() == 7
         && bytes[0..4].iter().all(u8::is_ascii_digit)
         && bytes[4] == b'-'
-        && bytes[5..7].iter().all(u8::is_ascii_digit);
-    valid.then(|| format!("{}/{}/", &month[0..4], &month[5..7]))
+        && bytes[5..7].iter().all(u8::is_ascii_digit)
 }
 
 /// Rounds `value` to the multiple of `1 / scale` nearest to it, with halfway
@@ -135,22 +113,25 @@ wflow_guest::task!(run);
 mod tests {
     use super::*;
 
-    fn month(month: &str, rows: &[(&str, i64, &str)]) -> MonthRows {
-        MonthRows {
-            month: month.to_string(),
-            rows: rows
-                .iter()
-                .map(|&(date, delay, origin)| Flight { date: date.to_string(), delay, origin: origin.to_string() })
-                .collect(),
+    fn month(month: &str, rows: &[(i64, &str)]) -> MonthBatch {
+        let mut origins: Vec<String> = Vec::new();
+        let mut origin = Vec::new();
+        for &(_, code) in rows {
+            let index = match origins.iter().position(|known| known == code) {
+                Some(index) => index,
+                None => {
+                    origins.push(code.to_string());
+                    origins.len() - 1
+                }
+            };
+            origin.push(index as u32);
         }
+        MonthBatch { month: month.to_string(), origins, origin, delay: rows.iter().map(|&(delay, _)| delay).collect() }
     }
 
     #[test]
     fn stats_of_one_month() {
-        let input = month(
-            "2001-02",
-            &[("2001/02/01 06:00", 20, "SFO"), ("2001/02/01 07:00", -5, "LAX"), ("2001/02/28 23:59", 15, "SFO")],
-        );
+        let input = month("2001-02", &[(20, "SFO"), (-5, "LAX"), (15, "SFO")]);
 
         let stats = compute_month_stats(&input, 15).unwrap();
 
@@ -166,16 +147,7 @@ mod tests {
 
     #[test]
     fn busiest_origin_tie_is_alphabetical() {
-        let input = month(
-            "2001-01",
-            &[
-                ("2001/01/01 06:00", 0, "ORD"),
-                ("2001/01/01 07:00", 0, "BOS"),
-                ("2001/01/01 08:00", 0, "ORD"),
-                ("2001/01/01 09:00", 0, "BOS"),
-                ("2001/01/01 10:00", 0, "ATL"),
-            ],
-        );
+        let input = month("2001-01", &[(0, "ORD"), (0, "BOS"), (0, "ORD"), (0, "BOS"), (0, "ATL")]);
 
         let stats = compute_month_stats(&input, 15).unwrap();
 
@@ -184,10 +156,7 @@ mod tests {
 
     #[test]
     fn mean_delay_rounds_to_two_decimals() {
-        let input = month(
-            "2001-01",
-            &[("2001/01/01 06:00", -1, "AAA"), ("2001/01/01 07:00", -1, "AAA"), ("2001/01/01 08:00", 0, "AAA")],
-        );
+        let input = month("2001-01", &[(-1, "AAA"), (-1, "AAA"), (0, "AAA")]);
 
         let stats = compute_month_stats(&input, 0).unwrap();
 
@@ -215,13 +184,12 @@ mod tests {
 
     #[test]
     fn stats_reject_invalid_input() {
+        let mut misaligned = month("2001-01", &[(0, "AAA")]);
+        misaligned.delay.push(5);
         let cases = [
-            (month("2001-01", &[]), "has no rows"),
-            (month("2001/01", &[("2001/01/01 06:00", 0, "AAA")]), "not in the form `YYYY-MM`"),
-            (
-                month("2001-01", &[("2001/02/01 06:00", 0, "AAA")]),
-                "row 1 has the date \"2001/02/01 06:00\", which is not in month 2001-01",
-            ),
+            (month("2001-01", &[]), "has no flights"),
+            (month("2001/01", &[(0, "AAA")]), "not in the form `YYYY-MM`"),
+            (misaligned, "has 1 origin indexes but 2 delays"),
         ];
         for (input, expected) in cases {
             let error = compute_month_stats(&input, 15).unwrap_err();

@@ -1,8 +1,7 @@
 //! Partition: splits the clean flight rows into one group per calendar month.
 
-use std::collections::BTreeMap;
-
-use serde::{Deserialize, Serialize};
+use flights_batch::{MonthBatch, MonthBatches};
+use serde::Deserialize;
 use wflow_guest::{Context, Result, TaskError};
 
 /// The output of the `clean` task. Serde ignores the fields not listed here.
@@ -11,33 +10,22 @@ struct CleanOutput {
     rows: Vec<Flight>,
 }
 
-/// One clean flight row. The fields and their order are those of the `clean`
-/// task's output, so a row is written back as the same JSON.
-#[derive(Debug, Deserialize, Serialize)]
+/// The fields of a clean flight row that a month batch keeps.
+#[derive(Debug, Deserialize)]
 struct Flight {
+    /// Departure time, `YYYY/MM/DD HH:MM`.
     date: String,
-    hour: u32,
     delay: i64,
-    distance: i64,
     origin: String,
-    destination: String,
-}
-
-/// The rows of one calendar month, in the order of the `clean` output.
-#[derive(Debug, Serialize)]
-struct MonthRows {
-    /// Calendar month, `YYYY-MM`.
-    month: String,
-    rows: Vec<Flight>,
 }
 
 /// Groups the rows by the month of their `date`, in ascending order of month.
 ///
-/// The output has one element per month that has rows, so the host can run
-/// the `monthly` task once per month and cache each month on its own.
-fn run(_ctx: &Context, input: CleanOutput) -> Result<Vec<MonthRows>> {
+/// The output has one month batch per month that has rows, so the host can
+/// run the `monthly` task once per month and cache each month on its own.
+fn run(_ctx: &Context, input: CleanOutput) -> Result<Vec<MonthBatch>> {
     let row_count = input.rows.len();
-    let months = partition_by_month(input.rows)?;
+    let months = partition_by_month(&input.rows)?;
 
     match (months.first(), months.last()) {
         (Some(first), Some(last)) => wflow_guest::info!(
@@ -55,11 +43,10 @@ fn run(_ctx: &Context, input: CleanOutput) -> Result<Vec<MonthRows>> {
 ///
 /// Fails when a date does not start with `YYYY/MM/`, which the `clean` task
 /// guarantees for every row it keeps.
-fn partition_by_month(rows: Vec<Flight>) -> Result<Vec<MonthRows>> {
-    // "YYYY-MM" keys have a fixed width, so their byte order is the calendar order.
-    let mut months: BTreeMap<String, Vec<Flight>> = BTreeMap::new();
-    for (index, flight) in rows.into_iter().enumerate() {
-        let Some(month) = month_of(&flight.date) else {
+fn partition_by_month(rows: &[Flight]) -> Result<Vec<MonthBatch>> {
+    let mut months = MonthBatches::new();
+    for (index, flight) in rows.iter().enumerate() {
+        let Some((year, month)) = month_of(&flight.date) else {
             return Err(TaskError::fatal(format!(
                 "row {} of the clean output has the date {:?}, which does not start with \
                  `YYYY/MM/`. The input must be the output of the `clean` task.",
@@ -67,23 +54,26 @@ fn partition_by_month(rows: Vec<Flight>) -> Result<Vec<MonthRows>> {
                 flight.date
             )));
         };
-        months.entry(month).or_default().push(flight);
+        months.push(year, month, &flight.origin, flight.delay);
     }
-
-    let months = months.into_iter().map(|(month, rows)| MonthRows { month, rows }).collect();
-    Ok(months)
+    Ok(months.into_batches())
 }
 
-/// Returns the month `YYYY-MM` of a date that starts with `YYYY/MM/`, or
+/// Returns the year and month of a date that starts with `YYYY/MM/`, or
 /// `None` for any other text. The day and time are not checked.
-fn month_of(date: &str) -> Option<String> {
+fn month_of(date: &str) -> Option<(i32, u32)> {
     let bytes = date.as_bytes();
     let valid = bytes.len() >= 8
         && bytes[0..4].iter().all(u8::is_ascii_digit)
         && bytes[4] == b'/'
         && bytes[5..7].iter().all(u8::is_ascii_digit)
         && bytes[7] == b'/';
-    valid.then(|| format!("{}-{}", &date[0..4], &date[5..7]))
+    if !valid {
+        return None;
+    }
+    let year = date[0..4].parse().ok()?;
+    let month = date[5..7].parse().ok()?;
+    Some((year, month))
 }
 
 wflow_guest::task!(run);
@@ -92,22 +82,15 @@ wflow_guest::task!(run);
 mod tests {
     use super::*;
 
-    fn flight(date: &str, origin: &str) -> Flight {
-        Flight {
-            date: date.to_string(),
-            hour: 6,
-            delay: 1,
-            distance: 100,
-            origin: origin.to_string(),
-            destination: "BNA".to_string(),
-        }
+    fn flight(date: &str, origin: &str, delay: i64) -> Flight {
+        Flight { date: date.to_string(), delay, origin: origin.to_string() }
     }
 
     #[test]
     fn month_of_dates() {
-        assert_eq!(month_of("2001/01/01 06:55").as_deref(), Some("2001-01"));
-        assert_eq!(month_of("1999/12/31 23:59").as_deref(), Some("1999-12"));
-        assert_eq!(month_of("2001/03/").as_deref(), Some("2001-03"));
+        assert_eq!(month_of("2001/01/01 06:55"), Some((2001, 1)));
+        assert_eq!(month_of("1999/12/31 23:59"), Some((1999, 12)));
+        assert_eq!(month_of("2001/03/"), Some((2001, 3)));
         assert_eq!(month_of("2001-01-01 06:55"), None);
         assert_eq!(month_of("2001/1/01 06:55"), None);
         assert_eq!(month_of("01/01/2001"), None);
@@ -118,38 +101,42 @@ mod tests {
     #[test]
     fn partition_sorts_months_and_keeps_row_order() {
         let rows = vec![
-            flight("2001/02/03 10:00", "AAA"),
-            flight("2000/12/31 23:00", "BBB"),
-            flight("2001/01/15 08:00", "CCC"),
-            flight("2001/02/01 09:00", "DDD"),
-            flight("2001/01/02 07:00", "EEE"),
+            flight("2001/02/03 10:00", "AAA", 1),
+            flight("2000/12/31 23:00", "BBB", 2),
+            flight("2001/01/15 08:00", "CCC", 3),
+            flight("2001/02/01 09:00", "DDD", 4),
+            flight("2001/01/02 07:00", "EEE", 5),
         ];
 
-        let months = partition_by_month(rows).unwrap();
+        let months = partition_by_month(&rows).unwrap();
 
-        let summary: Vec<(&str, Vec<&str>)> = months
+        let summary: Vec<(&str, Vec<&str>, Vec<i64>)> = months
             .iter()
-            .map(|month| {
-                let origins = month.rows.iter().map(|row| row.origin.as_str()).collect();
-                (month.month.as_str(), origins)
+            .map(|batch| {
+                let origins = batch.origin.iter().map(|&index| batch.origins[index as usize].as_str()).collect();
+                (batch.month.as_str(), origins, batch.delay.clone())
             })
             .collect();
         assert_eq!(
             summary,
-            [("2000-12", vec!["BBB"]), ("2001-01", vec!["CCC", "EEE"]), ("2001-02", vec!["AAA", "DDD"]),]
+            [
+                ("2000-12", vec!["BBB"], vec![2]),
+                ("2001-01", vec!["CCC", "EEE"], vec![3, 5]),
+                ("2001-02", vec!["AAA", "DDD"], vec![1, 4]),
+            ]
         );
     }
 
     #[test]
     fn partition_empty_input() {
-        assert!(partition_by_month(Vec::new()).unwrap().is_empty());
+        assert!(partition_by_month(&[]).unwrap().is_empty());
     }
 
     #[test]
     fn partition_rejects_malformed_date() {
-        let rows = vec![flight("2001/01/01 06:55", "AAA"), flight("2001-01-01", "BBB")];
+        let rows = vec![flight("2001/01/01 06:55", "AAA", 0), flight("2001-01-01", "BBB", 0)];
 
-        let error = partition_by_month(rows).unwrap_err();
+        let error = partition_by_month(&rows).unwrap_err();
 
         assert!(error.message().contains("row 2 "), "{error}");
         assert!(error.message().contains("\"2001-01-01\""), "{error}");
@@ -157,15 +144,15 @@ mod tests {
     }
 
     #[test]
-    fn rows_written_as_clean_wrote_them() {
+    fn clean_output_becomes_month_batch() {
         let clean_row =
             r#"{"date":"2001/01/01 06:55","hour":6,"delay":-19,"distance":1797,"origin":"LAX","destination":"BNA"}"#;
         let input = format!(r#"{{"rows_read":1,"rows_rejected":0,"rejected_by_reason":{{}},"rows":[{clean_row}]}}"#);
         let input: CleanOutput = serde_json::from_str(&input).unwrap();
 
-        let months = partition_by_month(input.rows).unwrap();
+        let months = partition_by_month(&input.rows).unwrap();
 
         let output = serde_json::to_string(&months).unwrap();
-        assert_eq!(output, format!(r#"[{{"month":"2001-01","rows":[{clean_row}]}}]"#));
+        assert_eq!(output, r#"[{"month":"2001-01","origins":["LAX"],"origin":[0],"delay":[-19]}]"#);
     }
 }
