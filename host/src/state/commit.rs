@@ -6,9 +6,11 @@
 //! On the 2-core machine where the benchmarks ran, an fsync took about a
 //! millisecond, and even a commit that is not durable took tens of
 //! microseconds: both more than running a small task. So a task's records
-//! are queued ([`StateDatabase::submit`]) and the caller goes on. Reads wait
-//! for the queue to be written first, so that a process always reads what it
-//! wrote. A host killed before the next durable commit loses at most the
+//! are queued ([`StateDatabase::submit`]) and the caller goes on. The writer
+//! lets writes gather for up to [`BATCH_WINDOW`] before it commits them, so a
+//! chain of small tasks costs one commit per window, not one per task. Reads
+//! wait for the queue to be written first, and the writer commits at once
+//! for them, so that a process always reads what it wrote. A host killed before the next durable commit loses at most the
 //! writes of the last window: a few task records, which the run's crashed
 //! state already accounts for, and cache entries, whose tasks run again.
 
@@ -21,6 +23,14 @@ use redb::{Database, Durability, ReadTransaction, WriteTransaction};
 
 /// The time after which queued writes are made durable.
 pub const DURABLE_WINDOW: Duration = Duration::from_millis(100);
+
+/// The maximum time a queued write waits for others to join its
+/// transaction, unless a reader waits for it.
+const BATCH_WINDOW: Duration = Duration::from_millis(5);
+
+/// The number of queued writes at which the writer commits without waiting
+/// for the rest of the window.
+const BATCH_MAX: usize = 1024;
 
 /// A queued write: what it is, for error messages, and the change itself,
 /// applied inside the writer's transaction.
@@ -52,10 +62,17 @@ struct Shared {
 
 struct QueueState {
     queue: Vec<Write>,
+    /// When the oldest write in `queue` was queued.
+    first_queued: Instant,
+    /// Readers waiting in [`StateDatabase::sync`]: while there are any, the
+    /// writer commits without waiting for the batch window.
+    readers_waiting: usize,
     /// Writes queued since the database opened.
     submitted: u64,
     /// Writes committed since the database opened.
     applied: u64,
+    /// Transactions the writer thread committed since the database opened.
+    batches: u64,
     /// When the last durable commit ended.
     last_durable: Instant,
     /// Whether a commit since then is not durable yet.
@@ -79,8 +96,11 @@ impl StateDatabase {
         let shared = Arc::new(Shared {
             state: Mutex::new(QueueState {
                 queue: Vec::new(),
+                first_queued: Instant::now(),
+                readers_waiting: 0,
                 submitted: 0,
                 applied: 0,
+                batches: 0,
                 last_durable: Instant::now(),
                 pending: false,
                 closed: false,
@@ -106,9 +126,16 @@ impl StateDatabase {
     pub fn submit(&self, what: &'static str, write: impl FnOnce(&WriteTransaction) -> Result<()> + Send + 'static) {
         let shared = &self.guard.shared;
         let mut state = shared.lock();
+        if state.queue.is_empty() {
+            state.first_queued = Instant::now();
+        }
         state.queue.push((what, Box::new(write)));
         state.submitted += 1;
-        shared.work.notify_one();
+        // A writer with writes already queued wakes at the end of the window
+        // anyway. Waking it for each write would cost a system call each.
+        if state.queue.len() == 1 || state.queue.len() >= BATCH_MAX {
+            shared.work.notify_one();
+        }
     }
 
     /// Waits until every write queued so far is committed. Fails when the
@@ -117,14 +144,20 @@ impl StateDatabase {
         let shared = &self.guard.shared;
         let mut state = shared.lock();
         let target = state.submitted;
-        while state.applied < target {
-            if state.writer_gone {
-                bail!(
-                    "the thread that writes task records and cache entries stopped; the state database may be \
-                     damaged: move it aside and run again"
-                );
-            }
+        if state.applied >= target {
+            return Ok(());
+        }
+        state.readers_waiting += 1;
+        shared.work.notify_one();
+        while state.applied < target && !state.writer_gone {
             state = shared.written.wait(state).unwrap_or_else(|poisoned| poisoned.into_inner());
+        }
+        state.readers_waiting -= 1;
+        if state.applied < target {
+            bail!(
+                "the thread that writes task records and cache entries stopped; the state database may be \
+                 damaged: move it aside and run again"
+            );
         }
         Ok(())
     }
@@ -187,13 +220,23 @@ impl Drop for WriterGone<'_> {
     }
 }
 
-/// Writes queued changes in batches, each batch in one transaction, and
-/// makes them durable once their window ends. On close, writes what is
+/// Writes queued changes in batches, each batch in one transaction once its
+/// oldest write has waited [`BATCH_WINDOW`] or a reader waits, and makes them
+/// durable once their window ends. On close, writes what is
 /// left, makes it durable and returns.
 fn write_loop(database: &Database, shared: &Shared) {
     let mut state = shared.lock();
     loop {
         if !state.queue.is_empty() {
+            let batch_due = state.first_queued + BATCH_WINDOW;
+            let now = Instant::now();
+            let commit_now =
+                now >= batch_due || state.readers_waiting > 0 || state.closed || state.queue.len() >= BATCH_MAX;
+            if !commit_now {
+                state =
+                    shared.work.wait_timeout(state, batch_due - now).unwrap_or_else(|poisoned| poisoned.into_inner()).0;
+                continue;
+            }
             let batch = std::mem::take(&mut state.queue);
             let durable = state.last_durable.elapsed() >= DURABLE_WINDOW;
             drop(state);
@@ -210,6 +253,7 @@ fn write_loop(database: &Database, shared: &Shared) {
             }
             state = shared.lock();
             state.applied += count;
+            state.batches += 1;
             if durable {
                 state.last_durable = Instant::now();
                 state.pending = false;
@@ -309,6 +353,22 @@ mod tests {
         }
 
         assert_eq!(read(&database), 100);
+    }
+
+    #[test]
+    fn queued_writes_share_transactions() {
+        let folder = tempfile::tempdir().unwrap();
+        let database = open(&folder.path().join("state.redb"));
+        for value in 1..=200 {
+            submit(&database, value);
+        }
+        database.sync().unwrap();
+
+        let batches = database.guard.shared.lock().batches;
+        // One transaction unless the test thread stalled for a whole batch
+        // window between two writes.
+        assert!(batches < 20, "200 writes took {batches} transactions");
+        assert_eq!(read(&database), 200);
     }
 
     #[test]
