@@ -163,6 +163,30 @@ async fn cancel_token_stops_running_tasks() {
     assert_eq!(report.task("spin").unwrap().state, TaskState::Cancelled);
 }
 
+#[tokio::test(flavor = "multi_thread")]
+async fn dropped_run_stops_its_tasks() {
+    let sandbox = Sandbox::new();
+    let flow = support::load(
+        &fixture_flow(&sandbox, "", &[("nap", "sleep", ""), ("spin", "loop", "fuel = \"unlimited\"")]),
+        &[],
+    );
+    let host = sandbox.host();
+    let runtime = host.runtime().clone();
+
+    let options = RunOptions::default();
+    let run = host.run(&flow, &options, Arc::new(NoObserver));
+    let stopped = tokio::time::timeout(Duration::from_millis(300), run).await;
+
+    assert!(stopped.is_err(), "the run ended on its own: {stopped:?}");
+    // Both tasks would run for an hour or more; dropping the run's future
+    // must end their attempts.
+    let waited = Instant::now();
+    while runtime.active_attempts() > 0 && waited.elapsed() < Duration::from_secs(10) {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(runtime.active_attempts(), 0);
+}
+
 #[test]
 fn sigterm_cancels_cli_run() {
     let sandbox = Sandbox::new();

@@ -86,10 +86,20 @@ impl RunObserver for NoObserver {
 }
 
 /// Runs flows with a dispatcher, an output cache and a run store.
+#[derive(Clone)]
 pub struct Executor {
     dispatcher: Arc<dyn Dispatcher>,
     cache: Arc<dyn OutputCache>,
     runs: Arc<dyn RunStore>,
+}
+
+/// Aborts the task when dropped.
+struct AbortOnDrop<T>(tokio::task::JoinHandle<T>);
+
+impl<T> Drop for AbortOnDrop<T> {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 /// The outputs, states and reports of the tasks of a run that have ended.
@@ -112,7 +122,22 @@ impl Executor {
         // The span is at error level so that it, with its ids, is enabled
         // whenever any event is: the default filter is `warn`.
         let span = tracing::error_span!("flow_run", run_id = %run_id, flow = %flow.name);
-        self.run_with_id(flow, options, observer, run_id).instrument(span).await
+
+        // The loop runs as a task of the runtime, on a worker thread, not on
+        // the caller's thread. A task that ends then wakes the loop on the
+        // same worker, without a system call to wake another thread: in a
+        // chain of small tasks, that wake-up cost more than the task.
+        let executor = self.clone();
+        let (flow, options) = (flow.clone(), options.clone());
+        let run =
+            tokio::spawn(async move { executor.run_with_id(&flow, &options, observer, run_id).await }.instrument(span));
+        // Dropping this future stops the run, as it would if the loop ran here.
+        let mut run = AbortOnDrop(run);
+        match (&mut run.0).await {
+            Ok(result) => result,
+            Err(error) if error.is_panic() => std::panic::resume_unwind(error.into_panic()),
+            Err(error) => Err(anyhow::anyhow!("the flow run was stopped before it ended: {error}")),
+        }
     }
 
     async fn run_with_id(

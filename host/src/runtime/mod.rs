@@ -14,7 +14,7 @@ mod sandbox;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
@@ -83,6 +83,8 @@ pub struct Runtime {
     artifacts: artifacts::ArtifactStore,
     loaded: Mutex<HashMap<String, LoadSlot>>,
     instantiations: AtomicU64,
+    /// Attempts started and not yet ended, waiting for a slot or running.
+    active: AtomicUsize,
     /// With the pooling allocator, one permit per component slot: an attempt
     /// waits for a free slot instead of failing to instantiate. The pool's
     /// core instances, memories and tables are sized for an average of 16,
@@ -127,12 +129,26 @@ impl Runtime {
             .context("failed to link the task world")?;
 
         let artifacts = artifacts::ArtifactStore::new(artifact_dir, &engine);
-        Ok(Runtime { engine, linker, artifacts, loaded: Mutex::default(), instantiations: AtomicU64::new(0), slots })
+        Ok(Runtime {
+            engine,
+            linker,
+            artifacts,
+            loaded: Mutex::default(),
+            instantiations: AtomicU64::new(0),
+            active: AtomicUsize::new(0),
+            slots,
+        })
     }
 
     /// How many task instances this runtime has created.
     pub fn instantiation_count(&self) -> u64 {
         self.instantiations.load(Ordering::Relaxed)
+    }
+
+    /// Returns the number of attempts that have started and not ended yet,
+    /// counting those that wait for a free slot.
+    pub fn active_attempts(&self) -> usize {
+        self.active.load(Ordering::Relaxed)
     }
 
     /// Returns the component with content hash `hash` when this runtime has
@@ -207,6 +223,9 @@ impl Runtime {
         cancel: &CancellationToken,
         live: Option<LiveLog>,
     ) -> TaskResult {
+        // Counts this attempt until it returns or its future is dropped.
+        self.active.fetch_add(1, Ordering::Relaxed);
+        let _active = ActiveAttempt(&self.active);
         let _slot = match &self.slots {
             Some(slots) => Some(slots.acquire().await.expect("the slot semaphore is never closed")),
             None => None,
@@ -266,6 +285,15 @@ impl Runtime {
         let state = store.into_data();
         let logs = collect_logs(&state);
         TaskResult { output, fuel_used, peak_memory_bytes: state.peak_memory_bytes, logs, duration, detail }
+    }
+}
+
+/// Decrements the count of active attempts when dropped.
+struct ActiveAttempt<'a>(&'a AtomicUsize);
+
+impl Drop for ActiveAttempt<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
     }
 }
 
