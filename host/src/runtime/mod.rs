@@ -10,6 +10,7 @@ mod artifacts;
 mod bindings;
 mod capture;
 mod outcome;
+mod pool;
 mod sandbox;
 
 use std::collections::HashMap;
@@ -21,7 +22,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context as _, Result};
 use tokio_util::sync::CancellationToken;
 use wasmtime::component::{HasSelf, Linker};
-use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store, Trap, UpdateDeadline};
+use wasmtime::{Config, Engine, InstanceAllocationStrategy, Store, Trap, UpdateDeadline};
 
 pub use artifacts::ArtifactSource;
 pub use outcome::{LogLevel, LogLine, LogStream, TaskFailure, TaskResult};
@@ -38,10 +39,6 @@ pub type LiveLog = Arc<dyn Fn(LogLine) + Send + Sync>;
 /// The period of the epoch clock. A busy attempt notices a timeout or a
 /// cancellation within about one period.
 const EPOCH_PERIOD: Duration = Duration::from_millis(10);
-
-/// Task instances that may exist at once with the pooling allocator; more
-/// attempts than this wait for a free slot.
-const POOL_INSTANCES: u32 = 256;
 
 /// Fuel between two yields of a running guest to the async runtime, so that
 /// a busy task shares its worker thread with timers, signals and other
@@ -65,12 +62,21 @@ pub struct TaskContext {
 pub struct LoadedComponent {
     pre: TaskPre<TaskState>,
     source: ArtifactSource,
+    /// Slot permits an attempt of this component holds.
+    permits: u32,
 }
 
 impl LoadedComponent {
     /// Whether the component was compiled now or loaded from disk.
     pub fn source(&self) -> ArtifactSource {
         self.source
+    }
+
+    /// Returns the number of pool slots that one attempt of this component
+    /// takes: 1 for most, more for a component with many core instances,
+    /// memories or tables.
+    pub fn pool_permits(&self) -> u32 {
+        self.permits
     }
 }
 
@@ -85,12 +91,9 @@ pub struct Runtime {
     instantiations: AtomicU64,
     /// Attempts started and not yet ended, waiting for a slot or running.
     active: AtomicUsize,
-    /// With the pooling allocator, one permit per component slot: an attempt
-    /// waits for a free slot instead of failing to instantiate. The pool's
-    /// core instances, memories and tables are sized for an average of 16,
-    /// 2 and 16 per slot. So when every slot is busy with components that
-    /// need more, an instantiation can still fail.
-    // TODO: weight permits by each component's core instances, memories and tables.
+    /// With the pooling allocator, one permit per component slot. An attempt
+    /// holds as many as its component needs (see `pool`), and waits for them
+    /// instead of failing to instantiate.
     slots: Option<tokio::sync::Semaphore>,
 }
 
@@ -103,12 +106,12 @@ impl Runtime {
         config.wasm_component_model(true);
         config.consume_fuel(true);
         config.epoch_interruption(true);
-        config.allocation_strategy(InstanceAllocationStrategy::Pooling(pooling_config()));
+        config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool::pooling_config()));
         // The pool reserves address space for all its slots up front. Where
         // that is short (a ulimit -v, some emulators), instances are
         // allocated on demand instead.
         let (engine, slots) = match Engine::new(&config) {
-            Ok(engine) => (engine, Some(tokio::sync::Semaphore::new(POOL_INSTANCES as usize))),
+            Ok(engine) => (engine, Some(tokio::sync::Semaphore::new(pool::POOL_INSTANCES as usize))),
             Err(error) => {
                 tracing::warn!(error = %format!("{error:#}"), "the pooling allocator is unavailable; allocating each instance on demand");
                 config.allocation_strategy(InstanceAllocationStrategy::OnDemand);
@@ -176,6 +179,10 @@ impl Runtime {
             .artifacts
             .load(&self.engine, bytes, hash)
             .map_err(|error| TaskFailure::InvalidComponent { reason: format!("{error:#}") })?;
+        let needs = pool::PoolNeeds::of(&component, bytes);
+        if self.slots.is_some() {
+            needs.check().map_err(|reason| TaskFailure::Instantiation { reason })?;
+        }
         let instance_pre = self
             .linker
             .instantiate_pre(&component)
@@ -183,7 +190,7 @@ impl Runtime {
         let pre = TaskPre::new(instance_pre).map_err(|error| TaskFailure::Instantiation {
             reason: format!("the component does not export the wflow task world: {error:#}"),
         })?;
-        Ok(LoadedComponent { pre, source })
+        Ok(LoadedComponent { pre, source, permits: needs.permits() })
     }
 
     /// Runs one attempt of a task in a fresh store, blocking the calling
@@ -227,7 +234,9 @@ impl Runtime {
         self.active.fetch_add(1, Ordering::Relaxed);
         let _active = ActiveAttempt(&self.active);
         let _slot = match &self.slots {
-            Some(slots) => Some(slots.acquire().await.expect("the slot semaphore is never closed")),
+            Some(slots) => {
+                Some(slots.acquire_many(component.permits).await.expect("the slot semaphore is never closed"))
+            }
             None => None,
         };
         let started = Instant::now();
@@ -322,30 +331,6 @@ fn block_on<F: std::future::Future>(future: F) -> F::Output {
             })
             .block_on(future),
     }
-}
-
-/// Slots of the pooling allocator: instances, memories, tables and fiber
-/// stacks are reused from these instead of mapped and unmapped for every
-/// task, which costs system calls and TLB flushes on every core.
-fn pooling_config() -> PoolingAllocationConfig {
-    let mut pooling = PoolingAllocationConfig::default();
-    pooling
-        .total_component_instances(POOL_INSTANCES)
-        .total_core_instances(POOL_INSTANCES * 16)
-        .total_memories(POOL_INSTANCES * 2)
-        .total_tables(POOL_INSTANCES * 16)
-        .total_stacks(POOL_INSTANCES)
-        .max_core_instances_per_component(64)
-        .max_memories_per_component(16)
-        .max_tables_per_component(64)
-        .table_elements(100_000)
-        .max_core_instance_size(8 << 20)
-        .max_component_instance_size(8 << 20)
-        // Returning a slot's pages to the kernel is an madvise, whose TLB
-        // flush interrupts every core. Batching 32 of them took a chain of
-        // 1,000 tasks from 132 ms to 105 ms (median, whole process).
-        .decommit_batch_size(32);
-    pooling
 }
 
 /// Starts a thread that advances the engine's epoch every [`EPOCH_PERIOD`]
