@@ -7,7 +7,7 @@ use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use parquet::basic::Compression;
+use parquet::basic::{Compression, GzipLevel, ZstdLevel};
 use parquet::data_type::{ByteArray, ByteArrayType, Int32Type, Int64Type};
 use parquet::file::properties::WriterProperties;
 use parquet::file::reader::{FileReader, SerializedFileReader};
@@ -170,7 +170,7 @@ async fn parquet_2k_matches_json_reference() {
     let manifest = support::flights_parquet_flow(&sandbox);
     let flights = sandbox.path().join("flights-2k.parquet");
     let date = ("INT64", "(TIMESTAMP(MICROS, false))");
-    write_example_parquet(&flights, date, 60_000_000, Compression::SNAPPY);
+    write_example_parquet(&flights, date, 60_000_000, Compression::ZSTD(ZstdLevel::default()));
     let flow = support::load(&manifest, &[("flights", flights.to_str().unwrap())]);
 
     let report = support::run(&sandbox.host(), &flow).await;
@@ -191,17 +191,18 @@ async fn parquet_date_types_agree() {
     let (json, _) = example_flights();
     let airports = std::fs::read_to_string(support::root().join("examples/flights/data/airports.csv")).unwrap();
     let expected = expected_outputs(&json, &airports, 10, 30).by_month;
+    // Each case also uses another compression codec.
     let cases = [
-        (("INT32", "(DATE)"), 0),
-        (("INT64", "(TIMESTAMP(MILLIS, true))"), 60_000),
-        (("INT64", "(TIMESTAMP(NANOS, false))"), 60_000_000_000),
-        (("INT64", "(TIMESTAMP_MILLIS)"), 60_000),
-        (("INT64", "(TIMESTAMP_MICROS)"), 60_000_000),
+        (("INT32", "(DATE)"), 0, Compression::UNCOMPRESSED),
+        (("INT64", "(TIMESTAMP(MILLIS, true))"), 60_000, Compression::SNAPPY),
+        (("INT64", "(TIMESTAMP(NANOS, false))"), 60_000_000_000, Compression::LZ4_RAW),
+        (("INT64", "(TIMESTAMP_MILLIS)"), 60_000, Compression::GZIP(GzipLevel::default())),
+        (("INT64", "(TIMESTAMP_MICROS)"), 60_000_000, Compression::LZ4),
     ];
 
-    for (index, (date_type, per_minute)) in cases.into_iter().enumerate() {
+    for (index, (date_type, per_minute, compression)) in cases.into_iter().enumerate() {
         let flights = sandbox.path().join(format!("flights-{index}.parquet"));
-        write_example_parquet(&flights, date_type, per_minute, Compression::UNCOMPRESSED);
+        write_example_parquet(&flights, date_type, per_minute, compression);
         let flow = support::load(&manifest, &[("flights", flights.to_str().unwrap()), ("delay_threshold", "30")]);
 
         let report = support::run(&host, &flow).await;
@@ -217,16 +218,18 @@ async fn parquet_rejects_null_and_invalid_rows() {
     let manifest = support::flights_parquet_flow(&sandbox);
     let host = sandbox.host();
     let flights = sandbox.path().join("nulls.parquet");
-    let day = days_since_epoch(2001, 3, 31);
+    let day = days_since_epoch(2001, 3, 31) as i32;
+    let year_10000 = days_since_epoch(10_000, 1, 1) as i32;
     let columns = [
-        ColumnValues::Int32(vec![Some(day as i32), None, Some(day as i32), Some(day as i32), Some(day as i32 + 1)]),
-        ColumnValues::Int64(vec![Some(20), Some(5), None, Some(7), Some(-4)]),
+        ColumnValues::Int32(vec![Some(day), None, Some(day), Some(day), Some(day + 1), Some(year_10000)]),
+        ColumnValues::Int64(vec![Some(20), Some(5), None, Some(7), Some(-4), Some(1)]),
         ColumnValues::Text(vec![
             Some("LAX".to_string()),
             Some("LAX".to_string()),
             Some("SFO".to_string()),
             Some("LAXX".to_string()),
             None,
+            Some("LAX".to_string()),
         ]),
     ];
     let message =
@@ -242,14 +245,18 @@ async fn parquet_rejects_null_and_invalid_rows() {
     ]);
     assert_eq!(read_json(&by_month_path(&sandbox)), expected);
     let logs = host.runs().logs(&report.run_id, "scan").unwrap();
-    let expected_log = "read 5 rows in 3 row groups into 1 month and rejected 4: \
-                        {\"invalid_date\": 1, \"invalid_delay\": 1, \"invalid_origin\": 2}";
+    let expected_log = "read 6 rows in 3 row groups into 1 month and rejected 5: \
+                        {\"invalid_date\": 2, \"invalid_delay\": 1, \"invalid_origin\": 2}";
     assert!(logs.iter().any(|line| line.message == expected_log), "{logs:?}");
 }
 
-/// Runs the flow on `flights` and returns the scan task's error.
+/// Runs the flow on `flights`, with retries allowed, and returns the scan
+/// task's error.
 async fn scan_error(sandbox: &Sandbox, flights: &Path) -> String {
     let manifest = support::flights_parquet_flow(sandbox);
+    let text = std::fs::read_to_string(&manifest).unwrap();
+    let retry = "id = \"scan\"\nretry = { attempts = 3, delay = \"10ms\" }";
+    std::fs::write(&manifest, text.replacen("id = \"scan\"", retry, 1)).unwrap();
     let flow = support::load(&manifest, &[("flights", flights.to_str().unwrap())]);
 
     let report = support::run(&sandbox.host(), &flow).await;
@@ -257,7 +264,7 @@ async fn scan_error(sandbox: &Sandbox, flights: &Path) -> String {
     assert_eq!(report.state, RunState::Failed, "{report:#?}");
     let scan = report.task("scan").unwrap();
     assert_eq!(scan.state, TaskState::Failed);
-    assert_eq!(scan.attempts, 1, "a bad file is not worth a retry");
+    assert_eq!(scan.attempts, 1, "a bad file fails without a retry");
     scan.error.clone().unwrap()
 }
 
@@ -266,12 +273,12 @@ async fn scan_rejects_json_input() {
     let sandbox = Sandbox::new();
     let flights = support::root().join("examples/flights/data/flights-2k.json");
 
+    let size = std::fs::metadata(&flights).unwrap().len();
+
     let error = scan_error(&sandbox, &flights).await;
 
-    assert!(
-        error.starts_with("task `scan` failed: the input (178495 bytes) is not a readable Parquet file: "),
-        "{error}"
-    );
+    let start = format!("task `scan` failed: the input ({size} bytes) is not a Parquet file: ");
+    assert!(error.starts_with(&start), "{error}");
     assert!(error.ends_with("Pass a Parquet file as the task's input, for example `--param flights=flights.parquet`."));
 }
 
@@ -318,8 +325,44 @@ async fn scan_rejects_text_dates() {
     );
 }
 
-/// The 3-million-row file: the one that `WFLOW_FLIGHTS_PARQUET` names, or
-/// else `../shared/data/flights-3m.parquet` beside the checkout. `None` when
+#[tokio::test(flavor = "multi_thread")]
+async fn scan_rejects_unsigned_delay() {
+    let sandbox = Sandbox::new();
+    let flights = sandbox.path().join("unsigned.parquet");
+    let columns = [
+        ColumnValues::Int32(vec![Some(11_323)]),
+        ColumnValues::Int32(vec![Some(3)]),
+        ColumnValues::Text(vec![Some("LAX".to_string())]),
+    ];
+    let message = "message m { REQUIRED INT32 date (DATE); REQUIRED INT32 delay (INTEGER(32, false)); \
+                   REQUIRED BINARY origin (STRING); }";
+    write_parquet(&flights, message, &columns, 10, Compression::UNCOMPRESSED);
+
+    let error = scan_error(&sandbox, &flights).await;
+
+    assert!(error.contains("column `delay` of the Parquet file has the type INT32"), "{error}");
+    assert!(error.ends_with("but the task needs a signed 32-bit or 64-bit integer of minutes"), "{error}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn parquet_without_rows_gives_no_months() {
+    let sandbox = Sandbox::new();
+    let manifest = support::flights_parquet_flow(&sandbox);
+    let flights = sandbox.path().join("empty.parquet");
+    let columns = [ColumnValues::Int32(vec![]), ColumnValues::Int64(vec![]), ColumnValues::Text(vec![])];
+    let message = "message m { REQUIRED INT32 date (DATE); REQUIRED INT64 delay; REQUIRED BINARY origin (STRING); }";
+    write_parquet(&flights, message, &columns, 10, Compression::UNCOMPRESSED);
+    let flow = support::load(&manifest, &[("flights", flights.to_str().unwrap())]);
+
+    let report = support::run(&sandbox.host(), &flow).await;
+
+    assert_eq!(report.state, RunState::Completed, "{report:#?}");
+    assert_eq!(report.task("monthly").unwrap().elements, Some(0));
+    assert_eq!(read_json(&by_month_path(&sandbox)), serde_json::json!([]));
+}
+
+/// Returns the 3-million-row file: the one that `WFLOW_FLIGHTS_PARQUET`
+/// names, or else `../shared/data/flights-3m.parquet` beside the checkout. `None` when
 /// the file does not exist.
 fn large_flights_file() -> Option<PathBuf> {
     let path = match std::env::var_os("WFLOW_FLIGHTS_PARQUET") {

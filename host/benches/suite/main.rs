@@ -178,18 +178,17 @@ fn main() -> Result<()> {
             ratio(p.fan_out, small_fan_out.wall)
         )),
     ));
-    let parquet_name = settings
-        .parquet_file
-        .as_ref()
-        .and_then(|file| file.file_name())
-        .map_or_else(|| "no file given".to_string(), |name| name.to_string_lossy().into_owned());
-    match parquet {
-        Some(run) => report.push(format!(
-            "| flights flow over {parquet_name}, by month, mapped, whole process, cache off | {} ({} peak RSS) | | |",
+    match (parquet, &settings.parquet_file) {
+        (Some(run), Some(file)) => report.push(format!(
+            "| flights flow over {}, by month, mapped, whole process, cache off | {} ({} peak RSS) | | |",
+            file.file_name().map_or_else(|| file.display().to_string(), |name| name.to_string_lossy().into_owned()),
             time(run.wall),
             size(run.peak_rss)
         )),
-        None => report.push(format!("| flights flow over Parquet | skipped: {parquet_name} not found | | |")),
+        (_, Some(file)) => {
+            report.push(format!("| flights flow over Parquet | skipped: {} is missing | | |", file.display()))
+        }
+        (_, None) => report.push("| flights flow over Parquet | skipped: no --parquet-file given | | |".to_string()),
     }
     report.push(format!(
         "| flights flow, cold start (compiles every component) | {} ({} peak RSS) | | |",

@@ -35,8 +35,9 @@ impl MonthBatch {
         self.delay.is_empty()
     }
 
-    /// Checks that the columns have the same length and that every origin
-    /// index points into `origins`. The error names the first violation.
+    /// Checks that the columns have the same length, that every origin
+    /// index points into `origins`, and that no code is listed twice. The
+    /// error names the first violation.
     pub fn check_columns(&self) -> Result<(), String> {
         if self.origin.len() != self.delay.len() {
             return Err(format!(
@@ -44,6 +45,13 @@ impl MonthBatch {
                 self.month,
                 self.origin.len(),
                 self.delay.len()
+            ));
+        }
+        let mut seen = std::collections::HashSet::new();
+        if let Some(code) = self.origins.iter().find(|code| !seen.insert(code.as_str())) {
+            return Err(format!(
+                "month {} lists the origin code {code:?} twice; each code must appear once in `origins`",
+                self.month
             ));
         }
         let codes = self.origins.len();
@@ -166,6 +174,20 @@ mod tests {
         let error = batch.check_columns().unwrap_err();
 
         assert!(error.contains("2 origin indexes but 1 delays"), "{error}");
+    }
+
+    #[test]
+    fn check_columns_rejects_duplicate_codes() {
+        let batch = MonthBatch {
+            month: "2001-01".to_string(),
+            origins: vec!["LAX".to_string(), "SFO".to_string(), "LAX".to_string()],
+            origin: vec![0, 1, 2],
+            delay: vec![1, 2, 3],
+        };
+
+        let error = batch.check_columns().unwrap_err();
+
+        assert!(error.contains("lists the origin code \"LAX\" twice"), "{error}");
     }
 
     #[test]

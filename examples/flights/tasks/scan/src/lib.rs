@@ -1,10 +1,15 @@
 //! Scan: reads the flights of a Parquet file and groups them into month
 //! batches, the same output as `partition` gives for JSON input.
 //!
-//! The task reads three columns, one row group at a time: `date`, a timestamp
-//! or a date; `delay`, an integer; and `origin`, a string. A row whose date,
-//! delay or origin is null, or whose origin is not a 3-character airport
-//! code, is rejected and counted, as the `clean` task does for JSON rows.
+//! The task reads three columns, in chunks of rows: `date`, a timestamp or a
+//! date; `delay`, a signed integer; and `origin`, a string. A row whose date,
+//! delay or origin is null, whose date is outside the years 0000 to 9999, or
+//! whose origin is not a 3-character airport code, is rejected and counted,
+//! as the `clean` task does for JSON rows.
+//!
+//! NOTE: the parquet crate can still panic on some damaged files, and a
+//! panic ends the task as a trap, which the host retries when the task has
+//! retries. The checks before each row group catch the known cases.
 
 mod columns;
 
@@ -12,19 +17,33 @@ use std::collections::BTreeMap;
 
 use bytes::Bytes as ByteBuffer;
 use flights_batch::{MonthBatch, MonthBatches};
+use parquet::errors::ParquetError;
 use parquet::file::reader::{FileReader, SerializedFileReader};
 use wflow_guest::{Bytes, Context, Result, TaskError};
 
-use crate::columns::{Columns, DateUnit, RowGroupValues};
+use crate::columns::{ChunkValues, Columns, DateUnit};
 
 /// Reads the Parquet file in `input` and returns one batch per month.
 fn run(_ctx: &Context, input: Bytes) -> Result<Vec<MonthBatch>> {
     let size = input.0.len();
+    // Parquet files start and end with the magic bytes `PAR1`.
+    let (starts_like_parquet, ends_like_parquet) = (input.0.starts_with(b"PAR1"), input.0.ends_with(b"PAR1"));
     let reader = SerializedFileReader::new(ByteBuffer::from(input.0)).map_err(|error| {
-        TaskError::fatal(format!(
-            "the input ({size} bytes) is not a readable Parquet file: {error}. Pass a Parquet \
-             file as the task's input, for example `--param flights=flights.parquet`."
-        ))
+        let message = match (starts_like_parquet, ends_like_parquet) {
+            (true, true) => format!(
+                "the input ({size} bytes) starts and ends like a Parquet file, but its metadata is damaged: \
+                 {error}. Write the file again, or check that it was copied whole."
+            ),
+            (true, false) => format!(
+                "the input ({size} bytes) starts like a Parquet file but does not end like one, so it may be \
+                 cut short: {error}. Check that the file was copied whole."
+            ),
+            _ => format!(
+                "the input ({size} bytes) is not a Parquet file: {error}. Pass a Parquet file as the \
+                 task's input, for example `--param flights=flights.parquet`."
+            ),
+        };
+        TaskError::fatal(message)
     })?;
     let columns = Columns::find(reader.metadata().file_metadata().schema_descr()).map_err(TaskError::fatal)?;
 
@@ -32,14 +51,18 @@ fn run(_ctx: &Context, input: Bytes) -> Result<Vec<MonthBatch>> {
     let mut rejected: BTreeMap<&'static str, u64> = BTreeMap::new();
     let mut rows_read: u64 = 0;
     for index in 0..reader.num_row_groups() {
+        columns::check_column_ranges(reader.metadata().row_group(index), size).map_err(|message| {
+            TaskError::fatal(format!("row group {index} of the Parquet file is damaged: {message}"))
+        })?;
         let row_group = reader.get_row_group(index).map_err(|error| read_error(index, &error))?;
-        let values = columns.read(row_group.as_ref()).map_err(|error| read_error(index, &error))?;
-        rows_read += values.len() as u64;
-
-        for row in 0..values.len() {
-            match flight(&values, row, columns.date_unit) {
-                Ok(flight) => months.push(flight.year, flight.month, flight.origin, flight.delay),
-                Err(reason) => *rejected.entry(reason).or_insert(0) += 1,
+        let mut chunks = columns.open(row_group.as_ref()).map_err(|error| read_error(index, &error))?;
+        while let Some(values) = chunks.next_chunk().map_err(|error| read_error(index, &error))? {
+            rows_read += values.len() as u64;
+            for row in 0..values.len() {
+                match flight(&values, row, columns.date_unit) {
+                    Ok(flight) => months.push(flight.year, flight.month, flight.origin, flight.delay),
+                    Err(reason) => *rejected.entry(reason).or_insert(0) += 1,
+                }
             }
         }
     }
@@ -64,8 +87,16 @@ fn counted(count: u64, noun: &str) -> String {
     if count == 1 { format!("1 {noun}") } else { format!("{count} {noun}s") }
 }
 
-fn read_error(row_group: usize, error: &parquet::errors::ParquetError) -> TaskError {
-    TaskError::fatal(format!("reading row group {row_group} of the Parquet file failed: {error}"))
+/// Turns an error of the parquet crate into the task's fatal error, with
+/// advice for the errors that have a known fix.
+fn read_error(row_group: usize, error: &ParquetError) -> TaskError {
+    let advice = if error.to_string().contains("Disabled feature at compile time") {
+        "The task reads uncompressed pages and pages compressed with zstd, Snappy, LZ4 or gzip: \
+         write the file with one of these."
+    } else {
+        "The file may be damaged: write it again, or check that it was copied whole."
+    };
+    TaskError::fatal(format!("reading row group {row_group} of the Parquet file failed: {error}. {advice}"))
 }
 
 /// One accepted row.
@@ -77,13 +108,17 @@ struct Flight<'a> {
 }
 
 /// Returns row `row` of `values` as a flight, or the reason for rejecting it.
-fn flight(values: &RowGroupValues, row: usize, unit: DateUnit) -> std::result::Result<Flight<'_>, &'static str> {
+fn flight(values: &ChunkValues, row: usize, unit: DateUnit) -> std::result::Result<Flight<'_>, &'static str> {
     let date = values.date[row].ok_or("invalid_date")?;
     let delay = values.delay[row].ok_or("invalid_delay")?;
     let origin = values.origin[row].as_ref().ok_or("invalid_origin")?.data();
     let origin = airport_code(origin).ok_or("invalid_origin")?;
 
+    // A month batch names its month `YYYY-MM`, as the JSON dates do.
     let (year, month) = year_month(unit.days_since_epoch(date));
+    if !(0..=9999).contains(&year) {
+        return Err("invalid_date");
+    }
     Ok(Flight { year, month, origin, delay })
 }
 
