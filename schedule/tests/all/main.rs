@@ -3,9 +3,12 @@
 //! Expected instants are written by hand in UTC, from the zones' published
 //! offsets, never computed with the crate under test.
 
+mod cron;
 mod dst;
 mod interval;
 mod oracle;
+mod parse_errors;
+mod range;
 
 use jiff::Timestamp;
 use wflow_schedule::Schedule;
