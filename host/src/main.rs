@@ -69,6 +69,7 @@ enum Command {
     New(commands::new::NewArgs),
     Run(commands::run::RunArgs),
     Runs(commands::runs::RunsArgs),
+    Schedule(commands::schedule::ScheduleArgs),
     Validate(commands::validate::ValidateArgs),
 }
 
@@ -89,6 +90,7 @@ fn main() -> ExitCode {
             commands::run::execute(args, &state_dir, &options)
         }
         Command::Runs(args) => commands::runs::execute(args, &state_dir, cli.state_wait),
+        Command::Schedule(args) => commands::schedule::execute(args),
         Command::Validate(args) => commands::validate::execute(args),
     };
     ExitCode::from(status as u8)

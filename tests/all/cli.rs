@@ -1,5 +1,5 @@
 //! The `wflow-host` binary: its summary, JSON output, exit statuses and the
-//! `validate` command.
+//! `validate` and `schedule next` commands.
 
 use crate::support::{self, Sandbox};
 
@@ -225,4 +225,51 @@ fn short_address_space_allocates_on_demand() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(output.status.success(), "{stderr}");
     assert!(stderr.contains("the pooling allocator is unavailable; allocating each instance on demand"), "{stderr}");
+}
+
+#[test]
+fn schedule_next_prints_local_and_utc() {
+    let sandbox = Sandbox::new();
+    let args =
+        ["schedule", "next", "30 2 * * *", "--tz", "America/New_York", "--from", "2026-03-07T12:00", "--count", "2"];
+
+    let output = support::wflow(sandbox.path(), &sandbox.state_dir(), &args);
+
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    // 02:30 does not exist on 2026-03-08 in New York: the job runs when the
+    // clocks jump to 03:00.
+    assert_eq!(
+        String::from_utf8_lossy(&output.stdout),
+        "2026-03-08 03:00:00 -04:00  Sun EDT  (2026-03-08 07:00:00 UTC)\n\
+         2026-03-09 02:30:00 -04:00  Mon EDT  (2026-03-09 06:30:00 UTC)\n"
+    );
+}
+
+#[test]
+fn schedule_next_json_and_errors() {
+    let sandbox = Sandbox::new();
+    let run = |args: &[&str]| support::wflow(sandbox.path(), &sandbox.state_dir(), args);
+
+    let json = run(&["schedule", "next", "@every 90m", "--from", "2026-01-01T00:00:00Z", "--count", "2", "--json"]);
+    let bad_zone = run(&["schedule", "next", "@hourly", "--tz", "Europe/Berln"]);
+    let bad_count = run(&["schedule", "next", "@hourly", "--count", "0"]);
+    let never = run(&["schedule", "next", "0 0 30 2 *"]);
+
+    assert!(json.status.success(), "{}", String::from_utf8_lossy(&json.stderr));
+    let times: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    assert_eq!(
+        times,
+        serde_json::json!([
+            {"local": "2026-01-01T01:30:00+00:00[UTC]", "utc": "2026-01-01T01:30:00Z"},
+            {"local": "2026-01-01T03:00:00+00:00[UTC]", "utc": "2026-01-01T03:00:00Z"},
+        ])
+    );
+    for (output, message) in [
+        (bad_zone, "error: unknown time zone `Europe/Berln`; use an IANA name such as `Europe/Berlin`\n"),
+        (bad_count, "error: --count 0 is out of range; give a number from 1 to 10000\n"),
+        (never, "error: cron `0 0 30 2 *` never fires: February has no day 30\n"),
+    ] {
+        assert_eq!(output.status.code(), Some(2));
+        assert_eq!(String::from_utf8_lossy(&output.stderr), message);
+    }
 }

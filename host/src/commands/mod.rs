@@ -14,6 +14,7 @@ macro_rules! say {
 pub mod new;
 pub mod run;
 pub mod runs;
+pub mod schedule;
 pub mod validate;
 
 use std::path::{Path, PathBuf};
