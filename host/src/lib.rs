@@ -27,6 +27,7 @@ pub mod dispatch;
 pub mod executor;
 pub mod manifest;
 pub mod runtime;
+pub mod server;
 pub mod state;
 
 use std::path::{Path, PathBuf};

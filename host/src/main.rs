@@ -70,12 +70,16 @@ enum Command {
     Run(commands::run::RunArgs),
     Runs(commands::runs::RunsArgs),
     Schedule(commands::schedule::ScheduleArgs),
+    Serve(commands::serve::ServeArgs),
     Validate(commands::validate::ValidateArgs),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("warn"));
+    // A server logs its starts, reloads and runs; a one-off command only
+    // its warnings.
+    let default_level = if matches!(cli.command, Command::Serve(_)) { "info" } else { "warn" };
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_level));
     let subscriber = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
     match cli.log_format {
         LogFormat::Text => subscriber.with_ansi(std::io::stderr().is_terminal()).init(),
@@ -91,6 +95,10 @@ fn main() -> ExitCode {
         }
         Command::Runs(args) => commands::runs::execute(args, &state_dir, cli.state_wait),
         Command::Schedule(args) => commands::schedule::execute(args),
+        Command::Serve(args) => {
+            let options = wflow_host::HostOptions { state_wait: cli.state_wait, artifact_dir: cli.artifact_dir };
+            commands::serve::execute(args, &state_dir, &options)
+        }
         Command::Validate(args) => commands::validate::execute(args),
     };
     ExitCode::from(status as u8)

@@ -17,3 +17,4 @@ mod polyglot;
 mod recovery;
 mod reliability;
 mod scaffold;
+mod server;

@@ -15,6 +15,7 @@ pub mod new;
 pub mod run;
 pub mod runs;
 pub mod schedule;
+pub mod serve;
 pub mod validate;
 
 use std::path::{Path, PathBuf};

@@ -49,11 +49,20 @@ pub struct RunOptions {
     /// The id of an earlier run of the same flow whose completed tasks are
     /// reused instead of run again.
     pub resume_from: Option<String>,
+    /// The id of this run, when the caller chose it beforehand (a scheduler
+    /// stores it before the run starts); a new UUIDv7 otherwise.
+    pub run_id: Option<String>,
 }
 
 impl Default for RunOptions {
     fn default() -> Self {
-        RunOptions { read_cache: true, max_parallel: None, cancel: CancellationToken::new(), resume_from: None }
+        RunOptions {
+            read_cache: true,
+            max_parallel: None,
+            cancel: CancellationToken::new(),
+            resume_from: None,
+            run_id: None,
+        }
     }
 }
 
@@ -118,7 +127,7 @@ impl Executor {
     /// Runs `flow` to the end and returns its report. Task failures are in
     /// the report; an error means the run could not be recorded.
     pub async fn run(&self, flow: &Flow, options: &RunOptions, observer: Arc<dyn RunObserver>) -> Result<RunReport> {
-        let run_id = uuid::Uuid::now_v7().to_string();
+        let run_id = options.run_id.clone().unwrap_or_else(|| uuid::Uuid::now_v7().to_string());
         // The span is at error level so that it, with its ids, is enabled
         // whenever any event is: the default filter is `warn`.
         let span = tracing::error_span!("flow_run", run_id = %run_id, flow = %flow.name);

@@ -22,8 +22,9 @@ pub use params::{ParamOverride, ParamSpec, ParamType, ParamValue};
 pub use units::display_bytes;
 pub use validate::{DEFAULT_FUEL, DEFAULT_MEMORY_BYTES, DEFAULT_TIMEOUT};
 
-use diagnostic::SourceMap;
-use params::absolute;
+pub(crate) use diagnostic::SourceMap;
+pub(crate) use params::absolute;
+pub(crate) use units::parse_duration;
 
 /// Loads and validates the manifest at `path` with `overrides` applied.
 ///

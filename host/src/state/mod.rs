@@ -14,6 +14,7 @@
 mod commit;
 mod live_log;
 mod runs;
+mod schedules;
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -25,6 +26,7 @@ pub use live_log::{LiveEntry, LiveLogWriter, live_log_path};
 pub use runs::{
     AttemptRecord, ElementRecord, RedbRunStore, RunFilter, RunRecord, RunState, RunStore, TaskRecord, TaskState,
 };
+pub use schedules::{PendingFire, RedbScheduleStore, ScheduleRecord, ScheduleStore};
 
 /// The environment variable that sets the state directory.
 pub const STATE_DIR_ENV: &str = "WFLOW_STATE_DIR";

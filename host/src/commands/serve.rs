@@ -1,0 +1,141 @@
+//! `wflow-host serve`: run deployments on their schedules until stopped.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use clap::Args;
+use wflow_host::server::Server;
+use wflow_host::server::clock::SystemClock;
+use wflow_host::{Host, HostOptions};
+
+use super::{Status, current_dir};
+
+/// How often the server checks the deployments for changes.
+const WATCH_PERIOD: Duration = Duration::from_secs(2);
+
+/// Run deployments on their schedules until stopped.
+///
+/// A deployment is a flow manifest with parameter values and a schedule,
+/// in a TOML file; docs/server.md describes them. The server reloads the
+/// deployments when a file changes or on SIGHUP, and logs what changed.
+/// Ctrl-C or SIGTERM stops it: running runs are cancelled and recorded.
+#[derive(Args)]
+pub struct ServeArgs {
+    /// A folder of deployment files (`*.toml`, one deployment each), or one
+    /// file with a `[[deployments]]` table per deployment.
+    #[arg(long, value_name = "PATH")]
+    deployments: PathBuf,
+}
+
+pub fn execute(args: ServeArgs, state_dir: &Path, host_options: &HostOptions) -> Status {
+    let deployments = current_dir().join(&args.deployments);
+    if !deployments.exists() {
+        eprintln!(
+            "error: deployments path `{}` does not exist; pass a folder of deployment files or one deployments file",
+            args.deployments.display()
+        );
+        return Status::InvalidInput;
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread().event_interval(4).enable_all().build();
+    let runtime = match runtime {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("error: failed to start the async runtime: {error}");
+            return Status::HostError;
+        }
+    };
+    let host = match Host::open_with(state_dir, host_options) {
+        Ok(host) => Arc::new(host),
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            return Status::HostError;
+        }
+    };
+    let server = match Server::new(host, &deployments, Arc::new(SystemClock)) {
+        Ok(server) => server,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            return Status::HostError;
+        }
+    };
+    tracing::info!(
+        deployments = server.deployments().len(),
+        path = %deployments.display(),
+        state_dir = %state_dir.display(),
+        "serving"
+    );
+
+    runtime.block_on(async {
+        let watcher = tokio::spawn(watch_changes(server.clone(), deployments.clone()));
+        let signals = tokio::spawn(handle_signals(server.clone()));
+        server.serve().await;
+        watcher.abort();
+        signals.abort();
+    });
+    tracing::info!("stopped");
+    Status::Success
+}
+
+/// Asks for a reload when a deployment file is added, removed or changed.
+/// Polling the modification times keeps this working on every file system.
+async fn watch_changes(server: Arc<Server>, path: PathBuf) {
+    let mut last = fingerprint(&path);
+    loop {
+        tokio::time::sleep(WATCH_PERIOD).await;
+        let current = fingerprint(&path);
+        if current != last {
+            last = current;
+            server.request_reload();
+        }
+    }
+}
+
+/// Returns the modification time and size of the deployments file, or of
+/// each `*.toml` file of the deployments folder.
+fn fingerprint(path: &Path) -> Vec<(PathBuf, Option<SystemTime>, u64)> {
+    let describe = |file: PathBuf| {
+        let metadata = std::fs::metadata(&file).ok();
+        let modified = metadata.as_ref().and_then(|metadata| metadata.modified().ok());
+        (file, modified, metadata.map_or(0, |metadata| metadata.len()))
+    };
+    if !path.is_dir() {
+        return vec![describe(path.to_path_buf())];
+    }
+    let mut files: Vec<_> = std::fs::read_dir(path)
+        .map(|entries| {
+            entries
+                .filter_map(|entry| entry.ok().map(|entry| entry.path()))
+                .filter(|file| file.extension().is_some_and(|extension| extension == "toml"))
+                .map(describe)
+                .collect()
+        })
+        .unwrap_or_default();
+    files.sort();
+    files
+}
+
+/// Reloads on SIGHUP; stops the server on SIGINT or SIGTERM.
+async fn handle_signals(server: Arc<Server>) {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (Ok(mut hangup), Ok(mut interrupt), Ok(mut terminate)) =
+        (signal(SignalKind::hangup()), signal(SignalKind::interrupt()), signal(SignalKind::terminate()))
+    else {
+        tracing::error!(
+            "failed to install signal handlers; SIGHUP does not reload and Ctrl-C ends the process at once"
+        );
+        return;
+    };
+    loop {
+        tokio::select! {
+            _ = hangup.recv() => {
+                tracing::info!("received SIGHUP: reloading the deployments");
+                server.request_reload();
+            }
+            _ = interrupt.recv() => break,
+            _ = terminate.recv() => break,
+        }
+    }
+    tracing::info!("stopping: running runs are cancelled");
+    server.shutdown();
+}

@@ -1,0 +1,311 @@
+//! The long-lived server behind `wflow-host serve`: it loads deployments,
+//! fires their schedules, and runs their flows on the embedded host.
+//!
+//! The scheduler ([`scheduler::Scheduler`]) decides which fire times run
+//! and stores that before any run starts. The server applies each
+//! deployment's overlap policy to those fires, starts the runs, and
+//! settles each fire in the scheduler once its run is recorded, so that a restart neither
+//! repeats nor loses it.
+//!
+//! TODO: the HTTP API, alerts and metrics are not built yet.
+
+pub mod clock;
+pub mod deployment;
+pub mod scheduler;
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use anyhow::Result;
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+
+use crate::Host;
+use crate::executor::{NoObserver, RunObserver, RunOptions, TaskReport};
+use crate::runtime::LogLine;
+use crate::state::{RedbScheduleStore, RunState, RunStore};
+use clock::Clock;
+use deployment::{Deployment, Overlap, load_deployments};
+use scheduler::{Fire, Scheduler};
+
+/// How long the server waits after a failed scheduler step (the state
+/// database could not be written) before it tries again.
+const RETRY_AFTER_ERROR: Duration = Duration::from_secs(5);
+
+/// The maximum number of fires a deployment with `overlap = "queue"` keeps waiting;
+/// later ones are skipped and logged.
+const MAX_QUEUED_FIRES: usize = 100;
+
+/// A scheduling server over one host and one deployments folder or file.
+pub struct Server {
+    host: Arc<Host>,
+    deployments_path: PathBuf,
+    clock: Arc<dyn Clock>,
+    inner: Mutex<Inner>,
+    reload_requested: Notify,
+    shutdown: CancellationToken,
+    /// Wakes [`Server::wait_idle`] when a run ends.
+    run_ended: Notify,
+}
+
+struct Inner {
+    deployments: BTreeMap<String, Arc<Deployment>>,
+    scheduler: Scheduler,
+    /// Runs started and not ended, by deployment.
+    active: HashMap<String, usize>,
+    /// Fires waiting for the deployment's running run, by deployment.
+    queued: HashMap<String, VecDeque<Fire>>,
+    /// The cancellation token of each running run, by run id.
+    running: HashMap<String, CancellationToken>,
+}
+
+impl Server {
+    /// Loads the deployments at `deployments_path` (a folder of TOML files
+    /// or one file) and the stored schedule state. Problems in single
+    /// deployments are logged and those deployments left out.
+    pub fn new(host: Arc<Host>, deployments_path: &Path, clock: Arc<dyn Clock>) -> Result<Arc<Server>> {
+        let store = Arc::new(RedbScheduleStore::new(host.state().database()));
+        let server = Arc::new(Server {
+            host,
+            deployments_path: deployments_path.to_path_buf(),
+            clock,
+            inner: Mutex::new(Inner {
+                deployments: BTreeMap::new(),
+                scheduler: Scheduler::new(store),
+                active: HashMap::new(),
+                queued: HashMap::new(),
+                running: HashMap::new(),
+            }),
+            reload_requested: Notify::new(),
+            shutdown: CancellationToken::new(),
+            run_ended: Notify::new(),
+        });
+        server.reload()?;
+        Ok(server)
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Reads the deployments again and logs what changed. A deployment that
+    /// became invalid is logged and left out until it is fixed.
+    pub fn reload(&self) -> Result<Vec<String>> {
+        let (loaded, problems) = load_deployments(&self.deployments_path);
+        for problem in &problems {
+            tracing::error!(problem = %problem, "a deployment is invalid and does not run");
+        }
+        let runs = self.host.runs();
+        let run_exists = |run_id: &str| matches!(runs.run(run_id), Ok(Some(_)));
+        let mut inner = self.lock();
+        let mut changes = Vec::new();
+        for deployment in &loaded {
+            match inner.deployments.get(&deployment.name) {
+                None => changes.push(format!("added deployment `{}`", deployment.name)),
+                Some(old) if **old != *deployment => changes.push(format!("changed deployment `{}`", deployment.name)),
+                Some(_) => {}
+            }
+        }
+        for name in inner.deployments.keys() {
+            if !loaded.iter().any(|deployment| &deployment.name == name) {
+                changes.push(format!("removed deployment `{name}`"));
+            }
+        }
+        changes.extend(inner.scheduler.update(&loaded, self.clock.now(), &run_exists)?);
+        inner.deployments =
+            loaded.into_iter().map(|deployment| (deployment.name.clone(), Arc::new(deployment))).collect();
+        drop(inner);
+        for change in &changes {
+            tracing::info!(path = %self.deployments_path.display(), "{change}");
+        }
+        Ok(changes)
+    }
+
+    /// Asks the running [`Server::serve`] loop to reload the deployments.
+    pub fn request_reload(&self) {
+        self.reload_requested.notify_one();
+    }
+
+    /// Stops the serve loop and cancels the running runs.
+    pub fn shutdown(&self) {
+        self.shutdown.cancel();
+        for token in self.lock().running.values() {
+            token.cancel();
+        }
+    }
+
+    /// Returns the deployments, sorted by name.
+    pub fn deployments(&self) -> Vec<Arc<Deployment>> {
+        self.lock().deployments.values().cloned().collect()
+    }
+
+    /// Returns the next `count` fire times of `deployment`.
+    pub fn upcoming(&self, deployment: &str, count: usize) -> Vec<jiff::Zoned> {
+        self.lock().scheduler.upcoming(deployment, count)
+    }
+
+    /// Returns the number of runs started and not ended.
+    pub fn active_runs(&self) -> usize {
+        self.lock().active.values().sum()
+    }
+
+    /// Waits until no run is going.
+    pub async fn wait_idle(&self) {
+        loop {
+            let ended = self.run_ended.notified();
+            if self.active_runs() == 0 {
+                return;
+            }
+            ended.await;
+        }
+    }
+
+    /// Fires schedules until [`Server::shutdown`], reloading deployments
+    /// when asked. Waits for the runs it started before it returns.
+    pub async fn serve(self: &Arc<Self>) {
+        loop {
+            let now = self.clock.now();
+            let due = self.lock().scheduler.due(now);
+            let wake = match due {
+                Ok(fires) => {
+                    for fire in fires {
+                        self.launch(fire);
+                    }
+                    self.lock().scheduler.next_wake()
+                }
+                Err(error) => {
+                    tracing::error!(error = %format!("{error:#}"), "failed to store the schedule state; trying again");
+                    now.checked_add(jiff::SignedDuration::try_from(RETRY_AFTER_ERROR).unwrap_or_default()).ok()
+                }
+            };
+            let sleep = async {
+                match wake {
+                    Some(wake) => self.clock.sleep_until(wake).await,
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                () = self.shutdown.cancelled() => break,
+                () = self.reload_requested.notified() => {
+                    if let Err(error) = self.reload() {
+                        tracing::error!(error = %format!("{error:#}"), "failed to reload the deployments");
+                    }
+                }
+                () = sleep => {}
+            }
+        }
+        self.wait_idle().await;
+    }
+
+    /// Applies the deployment's overlap policy to `fire`: starts its run, or
+    /// queues or skips it while an earlier run of the deployment is going.
+    fn launch(self: &Arc<Self>, fire: Fire) {
+        let mut inner = self.lock();
+        let Some(deployment) = inner.deployments.get(&fire.deployment).cloned() else {
+            return;
+        };
+        let overlap = deployment.schedule.as_ref().map_or(Overlap::Allow, |settings| settings.overlap);
+        let busy = inner.active.get(&fire.deployment).copied().unwrap_or(0) > 0;
+        match (busy, overlap) {
+            (true, Overlap::Skip) => {
+                tracing::warn!(deployment = %fire.deployment, slot = %fire.slot, "skipped a fire time: the previous run is still going");
+                if let Err(error) = inner.scheduler.settle(&fire.deployment, &fire.run_id) {
+                    tracing::error!(error = %format!("{error:#}"), "failed to store a skipped fire time");
+                }
+            }
+            (true, Overlap::Queue) => {
+                let queue = inner.queued.entry(fire.deployment.clone()).or_default();
+                if queue.len() >= MAX_QUEUED_FIRES {
+                    tracing::warn!(deployment = %fire.deployment, slot = %fire.slot, limit = MAX_QUEUED_FIRES, "skipped a fire time: the queue is full");
+                    if let Err(error) = inner.scheduler.settle(&fire.deployment, &fire.run_id) {
+                        tracing::error!(error = %format!("{error:#}"), "failed to store a skipped fire time");
+                    }
+                } else {
+                    tracing::info!(deployment = %fire.deployment, slot = %fire.slot, "queued a fire time behind the running run");
+                    queue.push_back(fire);
+                }
+            }
+            _ => {
+                drop(inner);
+                self.start(deployment, Some(fire));
+            }
+        }
+    }
+
+    /// Starts a run of `deployment` on the host, for a fire time or on
+    /// request. Returns the run id.
+    fn start(self: &Arc<Self>, deployment: Arc<Deployment>, fire: Option<Fire>) -> String {
+        let run_id = fire.as_ref().map_or_else(|| uuid::Uuid::now_v7().to_string(), |fire| fire.run_id.clone());
+        let cancel = CancellationToken::new();
+        {
+            let mut inner = self.lock();
+            *inner.active.entry(deployment.name.clone()).or_insert(0) += 1;
+            inner.running.insert(run_id.clone(), cancel.clone());
+        }
+        let server = self.clone();
+        let id = run_id.clone();
+        tokio::spawn(async move {
+            let observer = Arc::new(ScheduledRun { server: server.clone(), deployment: deployment.name.clone() });
+            match deployment.load_flow() {
+                Ok(flow) => {
+                    let options = RunOptions { run_id: Some(id.clone()), cancel, ..RunOptions::default() };
+                    tracing::info!(deployment = %deployment.name, run_id = %id, "starting a run");
+                    if let Err(error) = server.host.run(&flow, &options, observer).await {
+                        tracing::error!(deployment = %deployment.name, run_id = %id, error = %format!("{error:#}"), "the run could not be recorded");
+                    }
+                }
+                Err(error) => {
+                    // TODO: record the failed start as a run, so that the API shows it.
+                    tracing::error!(deployment = %deployment.name, run_id = %id, error = %error, "the deployment's flow does not load; the run did not start");
+                    if let Err(error) = server.lock().scheduler.settle(&deployment.name, &id) {
+                        tracing::error!(error = %format!("{error:#}"), "failed to store a fire time that did not start");
+                    }
+                }
+            }
+            server.finish(&deployment.name, &id);
+        });
+        run_id
+    }
+
+    /// Counts a run as ended and starts the next queued fire, if any.
+    fn finish(self: &Arc<Self>, deployment: &str, run_id: &str) {
+        let next = {
+            let mut inner = self.lock();
+            inner.running.remove(run_id);
+            if let Some(count) = inner.active.get_mut(deployment) {
+                *count = count.saturating_sub(1);
+            }
+            let next = inner.queued.get_mut(deployment).and_then(VecDeque::pop_front);
+            next.and_then(|fire| inner.deployments.get(deployment).cloned().map(|deployment| (deployment, fire)))
+        };
+        if let Some((deployment, fire)) = next {
+            self.start(deployment, Some(fire));
+        }
+        self.run_ended.notify_waiters();
+    }
+}
+
+/// Tells the server when a scheduled run is recorded, so that the fire is
+/// settled only once the run exists.
+struct ScheduledRun {
+    server: Arc<Server>,
+    deployment: String,
+}
+
+impl RunObserver for ScheduledRun {
+    fn run_started(&self, run_id: &str) {
+        if let Err(error) = self.server.lock().scheduler.settle(&self.deployment, run_id) {
+            tracing::error!(error = %format!("{error:#}"), run_id, "failed to store that a scheduled run started");
+        }
+    }
+
+    fn run_ended(&self, run_id: &str, state: RunState) {
+        tracing::info!(deployment = %self.deployment, run_id, state = state.name(), "run ended");
+    }
+
+    fn task_finished(&self, report: &TaskReport, logs: &[LogLine]) {
+        NoObserver.task_finished(report, logs);
+    }
+}
