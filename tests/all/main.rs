@@ -18,3 +18,4 @@ mod recovery;
 mod reliability;
 mod scaffold;
 mod server;
+mod server_api;

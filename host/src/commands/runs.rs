@@ -85,7 +85,7 @@ pub fn execute(args: RunsArgs, state_dir: &Path, state_wait: std::time::Duration
         let runs = RedbRunStore::new(state.database());
         match args.command {
             RunsCommand::List { flow, state, limit, json } => {
-                list(&runs, RunFilter { flow, state, limit: Some(limit) }, json)
+                list(&runs, RunFilter { flow, state, deployment: None, limit: Some(limit) }, json)
             }
             RunsCommand::Show { run_id, json } => show(&runs, &run_id, json),
             RunsCommand::Logs { run_id, task, json, .. } => logs(&runs, &run_id, task.as_deref(), json),

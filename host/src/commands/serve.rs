@@ -1,12 +1,13 @@
 //! `wflow-host serve`: run deployments on their schedules until stopped.
 
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use clap::Args;
-use wflow_host::server::Server;
 use wflow_host::server::clock::SystemClock;
+use wflow_host::server::{Server, api};
 use wflow_host::{Host, HostOptions};
 
 use super::{Status, current_dir};
@@ -14,18 +15,33 @@ use super::{Status, current_dir};
 /// How often the server checks the deployments for changes.
 const WATCH_PERIOD: Duration = Duration::from_secs(2);
 
-/// Run deployments on their schedules until stopped.
+/// The environment variable that contains the API's bearer token.
+pub const TOKEN_ENV: &str = "WFLOW_API_TOKEN";
+
+/// Run deployments on their schedules, with an HTTP API, until stopped.
 ///
 /// A deployment is a flow manifest with parameter values and a schedule,
-/// in a TOML file; docs/server.md describes them. The server reloads the
-/// deployments when a file changes or on SIGHUP, and logs what changed.
-/// Ctrl-C or SIGTERM stops it: running runs are cancelled and recorded.
+/// in a TOML file; docs/server.md describes them and the API. The server
+/// reloads the deployments when a file changes or on SIGHUP, and logs what
+/// changed. Ctrl-C or SIGTERM stops it: running runs are cancelled and
+/// recorded.
 #[derive(Args)]
 pub struct ServeArgs {
     /// A folder of deployment files (`*.toml`, one deployment each), or one
     /// file with a `[[deployments]]` table per deployment.
     #[arg(long, value_name = "PATH")]
     deployments: PathBuf,
+
+    /// The address the HTTP API listens on. Any address other than a
+    /// loopback one needs a token.
+    #[arg(long, value_name = "ADDRESS:PORT", default_value = "127.0.0.1:7420")]
+    bind: SocketAddr,
+
+    /// A file whose first line is the API's bearer token. The environment
+    /// variable WFLOW_API_TOKEN sets it too. With a token, every request
+    /// needs `Authorization: Bearer TOKEN`.
+    #[arg(long, value_name = "FILE")]
+    token_file: Option<PathBuf>,
 }
 
 pub fn execute(args: ServeArgs, state_dir: &Path, host_options: &HostOptions) -> Status {
@@ -34,6 +50,21 @@ pub fn execute(args: ServeArgs, state_dir: &Path, host_options: &HostOptions) ->
         eprintln!(
             "error: deployments path `{}` does not exist; pass a folder of deployment files or one deployments file",
             args.deployments.display()
+        );
+        return Status::InvalidInput;
+    }
+    let token = match read_token(args.token_file.as_deref()) {
+        Ok(token) => token,
+        Err(message) => {
+            eprintln!("error: {message}");
+            return Status::InvalidInput;
+        }
+    };
+    if token.is_none() && !args.bind.ip().is_loopback() {
+        eprintln!(
+            "error: the API would listen on {}, which is not a loopback address, without a token; set \
+             {TOKEN_ENV} or pass --token-file, or bind to 127.0.0.1",
+            args.bind
         );
         return Status::InvalidInput;
     }
@@ -59,22 +90,72 @@ pub fn execute(args: ServeArgs, state_dir: &Path, host_options: &HostOptions) ->
             return Status::HostError;
         }
     };
+    let listener = match runtime.block_on(tokio::net::TcpListener::bind(args.bind)) {
+        Ok(listener) => listener,
+        Err(error) => {
+            eprintln!("error: cannot listen on {}: {error}; pass another --bind address", args.bind);
+            return Status::HostError;
+        }
+    };
+    let address = listener.local_addr().unwrap_or(args.bind);
     tracing::info!(
         deployments = server.deployments().len(),
         path = %deployments.display(),
         state_dir = %state_dir.display(),
+        api = %format!("http://{address}"),
+        token = token.is_some(),
         "serving"
     );
 
-    runtime.block_on(async {
+    let router = api::router(server.clone(), state_dir.to_path_buf(), token.as_deref(), format!("http://{address}"));
+    let status = runtime.block_on(async {
         let watcher = tokio::spawn(watch_changes(server.clone(), deployments.clone()));
         let signals = tokio::spawn(handle_signals(server.clone()));
+        let http = tokio::spawn({
+            let server = server.clone();
+            async move {
+                axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
+                    .with_graceful_shutdown(async move { server.stopping().await })
+                    .await
+            }
+        });
         server.serve().await;
         watcher.abort();
         signals.abort();
+        match http.await {
+            Ok(Ok(())) => Status::Success,
+            Ok(Err(error)) => {
+                tracing::error!(%error, "the HTTP API failed");
+                Status::HostError
+            }
+            Err(error) => {
+                tracing::error!(%error, "the HTTP API task ended abnormally");
+                Status::HostError
+            }
+        }
     });
     tracing::info!("stopped");
-    Status::Success
+    status
+}
+
+/// Reads the API token from `token_file`, else from WFLOW_API_TOKEN.
+/// An empty token is an error, not an open API.
+fn read_token(token_file: Option<&Path>) -> Result<Option<String>, String> {
+    let (token, source) = match token_file {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .map_err(|error| format!("cannot read the token file `{}`: {error}", path.display()))?;
+            (text.lines().next().unwrap_or("").trim().to_string(), format!("token file `{}`", path.display()))
+        }
+        None => match std::env::var(TOKEN_ENV) {
+            Ok(token) => (token.trim().to_string(), TOKEN_ENV.to_string()),
+            Err(_) => return Ok(None),
+        },
+    };
+    if token.is_empty() {
+        return Err(format!("the {source} gives an empty token; give at least 32 random characters"));
+    }
+    Ok(Some(token))
 }
 
 /// Asks for a reload when a deployment file is added, removed or changed.

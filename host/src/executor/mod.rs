@@ -52,6 +52,8 @@ pub struct RunOptions {
     /// The id of this run, when the caller chose it beforehand (a scheduler
     /// stores it before the run starts); a new UUIDv7 otherwise.
     pub run_id: Option<String>,
+    /// The server deployment that starts the run, recorded with it.
+    pub deployment: Option<String>,
 }
 
 impl Default for RunOptions {
@@ -62,6 +64,7 @@ impl Default for RunOptions {
             cancel: CancellationToken::new(),
             resume_from: None,
             run_id: None,
+            deployment: None,
         }
     }
 }
@@ -167,6 +170,7 @@ impl Executor {
             started_at_ms: now_ms(),
             ended_at_ms: None,
             resumed_from: options.resume_from.clone(),
+            deployment: options.deployment.clone(),
         };
         let reused = match &options.resume_from {
             Some(earlier) => self.reusable_outputs(earlier)?,

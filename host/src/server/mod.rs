@@ -7,8 +7,9 @@
 //! settles each fire in the scheduler once its run is recorded, so that a restart neither
 //! repeats nor loses it.
 //!
-//! TODO: the HTTP API, alerts and metrics are not built yet.
+//! TODO: alerts and metrics are not built yet.
 
+pub mod api;
 pub mod clock;
 pub mod deployment;
 pub mod scheduler;
@@ -24,6 +25,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::Host;
 use crate::executor::{NoObserver, RunObserver, RunOptions, TaskReport};
+use crate::manifest::ParamOverride;
 use crate::runtime::LogLine;
 use crate::state::{RedbScheduleStore, RunState, RunStore};
 use clock::Clock;
@@ -136,6 +138,11 @@ impl Server {
         }
     }
 
+    /// Waits until [`Server::shutdown`] is called.
+    pub async fn stopping(&self) {
+        self.shutdown.cancelled().await;
+    }
+
     /// Returns the deployments, sorted by name.
     pub fn deployments(&self) -> Vec<Arc<Deployment>> {
         self.lock().deployments.values().cloned().collect()
@@ -146,9 +153,47 @@ impl Server {
         self.lock().scheduler.upcoming(deployment, count)
     }
 
+    /// Starts a run of deployment `name` now, with `overrides` replacing its
+    /// parameter values, whatever its schedule and overlap policy. Returns
+    /// the run id.
+    pub fn trigger(self: &Arc<Self>, name: &str, overrides: &[ParamOverride]) -> Result<String, TriggerError> {
+        let deployment = self
+            .lock()
+            .deployments
+            .get(name)
+            .cloned()
+            .ok_or_else(|| TriggerError::UnknownDeployment { name: name.to_string() })?;
+        let mut params: Vec<ParamOverride> = deployment
+            .params
+            .iter()
+            .filter(|param| !overrides.iter().any(|new| new.name == param.name))
+            .cloned()
+            .collect();
+        params.extend(overrides.iter().cloned());
+        let deployment = Arc::new(Deployment { params, ..(*deployment).clone() });
+        deployment.load_flow().map_err(|error| TriggerError::InvalidParams { message: error.to_string() })?;
+        Ok(self.start(deployment, None))
+    }
+
+    /// Cancels run `run_id` if this server is running it.
+    pub fn cancel(&self, run_id: &str) -> bool {
+        match self.lock().running.get(run_id) {
+            Some(token) => {
+                token.cancel();
+                true
+            }
+            None => false,
+        }
+    }
+
     /// Returns the number of runs started and not ended.
     pub fn active_runs(&self) -> usize {
         self.lock().active.values().sum()
+    }
+
+    /// Returns the number of runs of deployment `name` started and not ended.
+    pub fn active_runs_of(&self, name: &str) -> usize {
+        self.lock().active.get(name).copied().unwrap_or(0)
     }
 
     /// Waits until no run is going.
@@ -250,7 +295,12 @@ impl Server {
             let observer = Arc::new(ScheduledRun { server: server.clone(), deployment: deployment.name.clone() });
             match deployment.load_flow() {
                 Ok(flow) => {
-                    let options = RunOptions { run_id: Some(id.clone()), cancel, ..RunOptions::default() };
+                    let options = RunOptions {
+                        run_id: Some(id.clone()),
+                        deployment: Some(deployment.name.clone()),
+                        cancel,
+                        ..RunOptions::default()
+                    };
                     tracing::info!(deployment = %deployment.name, run_id = %id, "starting a run");
                     if let Err(error) = server.host.run(&flow, &options, observer).await {
                         tracing::error!(deployment = %deployment.name, run_id = %id, error = %format!("{error:#}"), "the run could not be recorded");
@@ -285,6 +335,15 @@ impl Server {
         }
         self.run_ended.notify_waiters();
     }
+}
+
+/// Why a run could not be started on request.
+#[derive(Debug, thiserror::Error)]
+pub enum TriggerError {
+    #[error("no deployment is named `{name}`; GET /api/v1/deployments lists them")]
+    UnknownDeployment { name: String },
+    #[error("{message}")]
+    InvalidParams { message: String },
 }
 
 /// Tells the server when a scheduled run is recorded, so that the fire is

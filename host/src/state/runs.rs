@@ -139,6 +139,9 @@ pub struct RunRecord {
     /// The run this run resumed, if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resumed_from: Option<String>,
+    /// The server deployment that started the run, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deployment: Option<String>,
 }
 
 /// One attempt of a task run.
@@ -203,6 +206,8 @@ pub struct RunFilter {
     pub flow: Option<String>,
     /// Only runs in this state.
     pub state: Option<RunState>,
+    /// Only runs that this server deployment started.
+    pub deployment: Option<String>,
     /// At most this many runs; `None` for all.
     pub limit: Option<usize>,
 }
@@ -379,7 +384,9 @@ impl RunStore for RedbRunStore {
             let run: RunRecord = serde_json::from_slice(value.value())?;
             let flow_matches = filter.flow.as_ref().is_none_or(|flow| &run.flow == flow);
             let state_matches = filter.state.is_none_or(|state| run.state == state);
-            if flow_matches && state_matches {
+            let deployment_matches =
+                filter.deployment.as_ref().is_none_or(|deployment| run.deployment.as_ref() == Some(deployment));
+            if flow_matches && state_matches && deployment_matches {
                 runs.push(run);
             }
         }

@@ -1,0 +1,397 @@
+//! The server's HTTP API: JSON over HTTP under `/api/v1`, described by the
+//! OpenAPI document that `GET /openapi.json` returns.
+//!
+//! With a token configured, every request but `GET /healthz` needs the
+//! header `Authorization: Bearer TOKEN`. The token is compared through its
+//! blake3 hash, whose equality check takes the same time wherever the bytes
+//! differ. A request with a missing or wrong token gets 401 and is logged
+//! with its method, path and peer, never with the token.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::extract::{ConnectInfo, Path, Query, Request, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use super::deployment::{Misfire, Overlap};
+use super::{Server, TriggerError};
+use crate::manifest::ParamOverride;
+use crate::state::{LiveEntry, RunFilter, RunState, RunStore, live_log_path};
+
+/// The OpenAPI 3.1 document of this API.
+pub const OPENAPI: &str = include_str!("openapi.json");
+
+/// How often a log stream checks its live log file for new lines.
+const STREAM_POLL: Duration = Duration::from_millis(200);
+
+/// The maximum number of runs one listing returns.
+const MAX_LIST_LIMIT: usize = 1000;
+
+#[derive(Clone)]
+struct ApiState {
+    server: Arc<Server>,
+    state_dir: PathBuf,
+    /// The blake3 hash of the bearer token, when one is required.
+    token_hash: Option<blake3::Hash>,
+    /// The base URL of this API, for links to runs.
+    base_url: String,
+}
+
+/// Builds the API's router. `token`, when given, is required on every
+/// request but the health check.
+pub fn router(server: Arc<Server>, state_dir: PathBuf, token: Option<&str>, base_url: String) -> Router {
+    let state = ApiState { server, state_dir, token_hash: token.map(|token| blake3::hash(token.as_bytes())), base_url };
+    let api = Router::new()
+        .route("/openapi.json", get(openapi))
+        .route("/api/v1/deployments", get(list_deployments))
+        .route("/api/v1/deployments/{name}/runs", post(trigger))
+        .route("/api/v1/runs", get(list_runs))
+        .route("/api/v1/runs/{run_id}", get(show_run))
+        .route("/api/v1/runs/{run_id}/logs", get(run_logs))
+        .route("/api/v1/runs/{run_id}/logs/stream", get(stream_logs))
+        .route("/api/v1/runs/{run_id}/cancel", post(cancel_run))
+        .layer(middleware::from_fn_with_state(state.clone(), require_token));
+    Router::new().route("/healthz", get(|| async { "ok" })).merge(api).with_state(state)
+}
+
+/// An error response: a status and `{"error": message}`.
+struct ApiError(StatusCode, String);
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        (self.0, Json(json!({ "error": self.1 }))).into_response()
+    }
+}
+
+impl From<anyhow::Error> for ApiError {
+    fn from(error: anyhow::Error) -> Self {
+        tracing::error!(error = %format!("{error:#}"), "an API request failed");
+        ApiError(StatusCode::INTERNAL_SERVER_ERROR, format!("{error:#}"))
+    }
+}
+
+async fn require_token(
+    State(state): State<ApiState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let Some(expected) = state.token_hash else {
+        return next.run(request).await;
+    };
+    let given = bearer_token(request.headers());
+    let reason = match given {
+        None => "missing",
+        Some(token) if blake3::hash(token.as_bytes()) == expected => return next.run(request).await,
+        Some(_) => "wrong",
+    };
+    tracing::warn!(method = %request.method(), path = %request.uri().path(), %peer, reason, "rejected a request without a valid bearer token");
+    let mut response =
+        ApiError(StatusCode::UNAUTHORIZED, format!("the bearer token is {reason}; send `Authorization: Bearer TOKEN`"))
+            .into_response();
+    response.headers_mut().insert(header::WWW_AUTHENTICATE, header::HeaderValue::from_static("Bearer"));
+    response
+}
+
+fn bearer_token(headers: &HeaderMap) -> Option<&str> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then_some(token.trim())
+}
+
+async fn openapi() -> impl IntoResponse {
+    ([(header::CONTENT_TYPE, "application/json")], OPENAPI)
+}
+
+#[derive(Serialize)]
+struct DeploymentView {
+    name: String,
+    flow: String,
+    description: Option<String>,
+    paused: bool,
+    params: BTreeMap<String, String>,
+    schedule: Option<ScheduleView>,
+    next_runs: Vec<FireTimeView>,
+    active_runs: usize,
+}
+
+#[derive(Serialize)]
+struct ScheduleView {
+    spec: String,
+    time_zone: String,
+    misfire: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    catch_up_seconds: Option<u64>,
+    overlap: &'static str,
+}
+
+#[derive(Serialize)]
+struct FireTimeView {
+    local: String,
+    utc: String,
+}
+
+#[derive(Deserialize)]
+struct NextQuery {
+    /// How many next fire times to list per deployment.
+    next: Option<usize>,
+}
+
+async fn list_deployments(State(state): State<ApiState>, Query(query): Query<NextQuery>) -> Json<Vec<DeploymentView>> {
+    let count = query.next.unwrap_or(5).min(100);
+    let views = state
+        .server
+        .deployments()
+        .into_iter()
+        .map(|deployment| {
+            let schedule = deployment.schedule.as_ref().map(|settings| ScheduleView {
+                spec: settings.schedule.to_string(),
+                time_zone: settings.schedule.time_zone_name().to_string(),
+                misfire: match settings.misfire {
+                    Misfire::All { .. } => "all",
+                    Misfire::Latest => "latest",
+                    Misfire::None => "none",
+                },
+                catch_up_seconds: match settings.misfire {
+                    Misfire::All { catch_up } => Some(catch_up.as_secs()),
+                    _ => None,
+                },
+                overlap: match settings.overlap {
+                    Overlap::Skip => "skip",
+                    Overlap::Queue => "queue",
+                    Overlap::Allow => "allow",
+                },
+            });
+            let next_runs = if deployment.paused {
+                Vec::new()
+            } else {
+                state
+                    .server
+                    .upcoming(&deployment.name, count)
+                    .into_iter()
+                    .map(|time| FireTimeView { local: time.to_string(), utc: time.timestamp().to_string() })
+                    .collect()
+            };
+            DeploymentView {
+                name: deployment.name.clone(),
+                flow: deployment.flow.display().to_string(),
+                description: deployment.description.clone(),
+                paused: deployment.paused,
+                params: deployment.params.iter().map(|param| (param.name.clone(), param.value.clone())).collect(),
+                schedule,
+                next_runs,
+                active_runs: state.server.active_runs_of(&deployment.name),
+            }
+        })
+        .collect();
+    Json(views)
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct TriggerBody {
+    /// Parameter values that replace the deployment's, as `--param` takes
+    /// them: strings, numbers or booleans.
+    #[serde(default)]
+    params: BTreeMap<String, Value>,
+}
+
+async fn trigger(
+    State(state): State<ApiState>,
+    Path(name): Path<String>,
+    body: Option<Json<TriggerBody>>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let body = body.map(|Json(body)| body).unwrap_or_default();
+    let mut overrides = Vec::new();
+    for (param, value) in body.params {
+        let value = match value {
+            Value::String(text) => text,
+            Value::Number(number) => number.to_string(),
+            Value::Bool(flag) => flag.to_string(),
+            other => {
+                return Err(ApiError(
+                    StatusCode::BAD_REQUEST,
+                    format!("parameter `{param}` is {other}; give a string, a number or a boolean"),
+                ));
+            }
+        };
+        overrides.push(ParamOverride { name: param, value });
+    }
+    match state.server.trigger(&name, &overrides) {
+        Ok(run_id) => {
+            tracing::info!(deployment = %name, %run_id, "started a run on request");
+            let link = format!("{}/api/v1/runs/{run_id}", state.base_url);
+            Ok((StatusCode::ACCEPTED, Json(json!({ "run_id": run_id, "deployment": name, "link": link }))))
+        }
+        Err(error @ TriggerError::UnknownDeployment { .. }) => Err(ApiError(StatusCode::NOT_FOUND, error.to_string())),
+        Err(error @ TriggerError::InvalidParams { .. }) => Err(ApiError(StatusCode::BAD_REQUEST, error.to_string())),
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RunsQuery {
+    flow: Option<String>,
+    deployment: Option<String>,
+    state: Option<String>,
+    limit: Option<usize>,
+}
+
+async fn list_runs(State(state): State<ApiState>, Query(query): Query<RunsQuery>) -> Result<Json<Value>, ApiError> {
+    let run_state = match &query.state {
+        Some(name) => Some(name.parse::<RunState>().map_err(|error| ApiError(StatusCode::BAD_REQUEST, error))?),
+        None => None,
+    };
+    let filter = RunFilter {
+        flow: query.flow,
+        state: run_state,
+        deployment: query.deployment,
+        limit: Some(query.limit.unwrap_or(50).min(MAX_LIST_LIMIT)),
+    };
+    let runs = state.server.host.runs().runs(&filter)?;
+    Ok(Json(serde_json::to_value(runs).map_err(anyhow::Error::from)?))
+}
+
+async fn show_run(State(state): State<ApiState>, Path(run_id): Path<String>) -> Result<Json<Value>, ApiError> {
+    let runs = state.server.host.runs();
+    let Some(run) = runs.run(&run_id)? else {
+        return Err(unknown_run(&run_id));
+    };
+    let tasks = runs.tasks(&run_id)?;
+    Ok(Json(json!({ "run": run, "tasks": tasks })))
+}
+
+fn unknown_run(run_id: &str) -> ApiError {
+    ApiError(StatusCode::NOT_FOUND, format!("no run has the id `{run_id}`; GET /api/v1/runs lists them"))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LogsQuery {
+    /// Only this task's lines; `ID[N]` names element N of a mapped task.
+    task: Option<String>,
+}
+
+async fn run_logs(
+    State(state): State<ApiState>,
+    Path(run_id): Path<String>,
+    Query(query): Query<LogsQuery>,
+) -> Result<Json<Value>, ApiError> {
+    let runs = state.server.host.runs();
+    if runs.run(&run_id)?.is_none() {
+        return Err(unknown_run(&run_id));
+    }
+    let tasks: Vec<String> = match query.task {
+        Some(task) => vec![task],
+        None => runs.tasks(&run_id)?.into_iter().map(|task| task.task_id).collect(),
+    };
+    let mut lines = Vec::new();
+    for task in tasks {
+        for line in runs.logs(&run_id, &task)? {
+            lines.push(json!({ "task": task, "line": line }));
+        }
+    }
+    Ok(Json(Value::Array(lines)))
+}
+
+/// Streams a run's log lines as they are written, one JSON object per line
+/// (`{"task", "line"}`), then `{"end": STATE}` when the run ends. A run that
+/// has ended streams its stored lines and the end at once.
+async fn stream_logs(
+    State(state): State<ApiState>,
+    Path(run_id): Path<String>,
+    Query(query): Query<LogsQuery>,
+) -> Result<Response, ApiError> {
+    let Some(run) = state.server.host.runs().run(&run_id)? else {
+        return Err(unknown_run(&run_id));
+    };
+    let path = live_log_path(&state.state_dir, &run_id);
+    let (sender, receiver) = tokio::sync::mpsc::channel::<Result<Vec<u8>, std::io::Error>>(64);
+    let only_task = query.task;
+    let server = state.server.clone();
+    tokio::spawn(async move {
+        let send = |entry: &Value| {
+            let mut bytes = serde_json::to_vec(entry).expect("JSON values serialize");
+            bytes.push(b'\n');
+            sender.send(Ok(bytes))
+        };
+        let is_selected =
+            |task: &str| only_task.as_ref().is_none_or(|only| only == task || task.starts_with(&format!("{only}[")));
+        if run.state != RunState::Running || !path.exists() {
+            // An ended run: its stored lines, then its state.
+            let runs = server.host.runs();
+            let tasks = runs.tasks(&run.run_id).unwrap_or_default();
+            for task in tasks.iter().filter(|task| is_selected(&task.task_id)) {
+                for line in runs.logs(&run.run_id, &task.task_id).unwrap_or_default() {
+                    if send(&json!({ "task": task.task_id, "line": line })).await.is_err() {
+                        return;
+                    }
+                }
+            }
+            let state = runs.run(&run.run_id).ok().flatten().map_or(run.state, |record| record.state);
+            let _ = send(&json!({ "end": state })).await;
+            return;
+        }
+        let mut offset = 0usize;
+        let mut partial = String::new();
+        loop {
+            let text = tokio::fs::read(&path).await.unwrap_or_default();
+            if text.len() > offset {
+                partial.push_str(&String::from_utf8_lossy(&text[offset..]));
+                offset = text.len();
+            }
+            while let Some(end) = partial.find('\n') {
+                let line: String = partial.drain(..=end).collect();
+                let Ok(entry) = serde_json::from_str::<LiveEntry>(line.trim_end()) else {
+                    continue;
+                };
+                let value = match entry {
+                    LiveEntry::Line { task, line } if is_selected(&task) => json!({ "task": task, "line": line }),
+                    LiveEntry::Line { .. } => continue,
+                    LiveEntry::End { end } => {
+                        let _ = send(&json!({ "end": end })).await;
+                        return;
+                    }
+                };
+                if send(&value).await.is_err() {
+                    return;
+                }
+            }
+            tokio::time::sleep(STREAM_POLL).await;
+        }
+    });
+    let stream = futures_util::stream::unfold(receiver, |mut receiver| async move {
+        receiver.recv().await.map(|item| (item, receiver))
+    });
+    Ok(([(header::CONTENT_TYPE, "application/x-ndjson")], Body::from_stream(stream)).into_response())
+}
+
+async fn cancel_run(
+    State(state): State<ApiState>,
+    Path(run_id): Path<String>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    if state.server.cancel(&run_id) {
+        tracing::info!(%run_id, "cancelling a run on request");
+        return Ok((StatusCode::ACCEPTED, Json(json!({ "run_id": run_id, "cancelling": true }))));
+    }
+    match state.server.host.runs().run(&run_id)? {
+        Some(run) => Err(ApiError(
+            StatusCode::CONFLICT,
+            format!(
+                "run `{run_id}` is {}, not running in this server; only a running run can be cancelled",
+                run.state.name()
+            ),
+        )),
+        None => Err(unknown_run(&run_id)),
+    }
+}

@@ -1,0 +1,317 @@
+//! The server's HTTP API end to end, on loopback with a real HTTP client:
+//! deployments, ad-hoc runs with parameter overrides, run details, logs and
+//! their stream, cancellation, and the bearer token.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use wflow_host::server::clock::ManualClock;
+use wflow_host::server::{Server, api};
+
+use crate::support::{self, Sandbox};
+
+/// Writes deployment `name` of a fixture flow whose `mode` parameter
+/// defaults to `mode`, with extra deployment lines `extra`.
+fn deploy(sandbox: &Sandbox, name: &str, mode: &str, extra: &str) -> PathBuf {
+    let component = support::component("wflow_fixture_faults").display().to_string();
+    sandbox.write(
+        "flows/fixture.toml",
+        &format!(
+            "[flow]\nname = \"fixture\"\n\n[params.mode]\ntype = \"string\"\ndefault = \"echo\"\n\n\
+             [[tasks]]\nid = \"only\"\ncomponent = \"{component}\"\ninput = {{ param = \"mode\" }}\ncache = false\n"
+        ),
+    );
+    sandbox.write(
+        &format!("deployments/{name}.toml"),
+        &format!("flow = \"../flows/fixture.toml\"\n{extra}\n[params]\nmode = \"{mode}\"\n"),
+    );
+    sandbox.path().join("deployments")
+}
+
+/// A server with its API on a free loopback port.
+struct Api {
+    base: String,
+    client: reqwest::Client,
+    server: Arc<Server>,
+    serving: tokio::task::JoinHandle<()>,
+}
+
+impl Api {
+    async fn start(sandbox: &Sandbox, token: Option<&str>) -> Api {
+        let host = Arc::new(sandbox.host());
+        let clock = Arc::new(ManualClock::new("2026-03-01T00:00:30Z".parse().unwrap()));
+        let server = Server::new(host, &sandbox.path().join("deployments"), clock).unwrap();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let router = api::router(server.clone(), sandbox.state_dir(), token, base.clone());
+        let serving = tokio::spawn({
+            let server = server.clone();
+            async move {
+                let scheduler = tokio::spawn({
+                    let server = server.clone();
+                    async move { server.serve().await }
+                });
+                axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
+                    .with_graceful_shutdown(async move { server.stopping().await })
+                    .await
+                    .unwrap();
+                scheduler.await.unwrap();
+            }
+        });
+        Api { base, client: reqwest::Client::new(), server, serving }
+    }
+
+    async fn get(&self, path: &str) -> (StatusCode, Value) {
+        let response = self.client.get(format!("{}{path}", self.base)).send().await.unwrap();
+        let status = response.status();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+
+    async fn post(&self, path: &str, body: Value) -> (StatusCode, Value) {
+        let response = self.client.post(format!("{}{path}", self.base)).json(&body).send().await.unwrap();
+        let status = response.status();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+
+    /// Waits, for at most 30 s, until run `run_id` has ended, and returns
+    /// its detail.
+    async fn ended(&self, run_id: &str) -> Value {
+        let started = Instant::now();
+        loop {
+            let (status, detail) = self.get(&format!("/api/v1/runs/{run_id}")).await;
+            let ended = status == StatusCode::OK && detail["run"]["state"] != "running";
+            if ended || started.elapsed() > Duration::from_secs(30) {
+                return detail;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    async fn stop(self) {
+        self.server.shutdown();
+        self.serving.await.unwrap();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn deployments_listed_with_next_runs() {
+    let sandbox = Sandbox::new();
+    deploy(
+        &sandbox,
+        "nightly",
+        "echo",
+        "description = \"Nightly\"\n[schedule]\ncron = \"30 2 * * *\"\ntime_zone = \"America/New_York\"\nmisfire = \"all\"\ncatch_up = \"2h\"",
+    );
+    deploy(&sandbox, "manual", "echo", "");
+    let api = Api::start(&sandbox, None).await;
+
+    let (status, deployments) = api.get("/api/v1/deployments?next=2").await;
+    api.stop().await;
+
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(deployments[0]["name"], "manual");
+    assert_eq!(deployments[0]["schedule"], Value::Null);
+    assert_eq!(deployments[0]["next_runs"], json!([]));
+    let nightly = &deployments[1];
+    assert_eq!(nightly["description"], "Nightly");
+    assert_eq!(nightly["params"], json!({"mode": "echo"}));
+    assert_eq!(
+        nightly["schedule"],
+        json!({"spec": "30 2 * * *", "time_zone": "America/New_York", "misfire": "all", "catch_up_seconds": 7200, "overlap": "skip"})
+    );
+    assert_eq!(
+        nightly["next_runs"],
+        json!([
+            {"local": "2026-03-01T02:30:00-05:00[America/New_York]", "utc": "2026-03-01T07:30:00Z"},
+            {"local": "2026-03-02T02:30:00-05:00[America/New_York]", "utc": "2026-03-02T07:30:00Z"},
+        ])
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn trigger_runs_with_param_override() {
+    let sandbox = Sandbox::new();
+    deploy(&sandbox, "adhoc", "echo", "");
+    let api = Api::start(&sandbox, None).await;
+
+    let (status, started) = api.post("/api/v1/deployments/adhoc/runs", json!({})).await;
+    let run_id = started["run_id"].as_str().unwrap().to_string();
+    let completed = api.ended(&run_id).await;
+    let (_, logs) = api.get(&format!("/api/v1/runs/{run_id}/logs?task=only")).await;
+    let (override_status, overridden) =
+        api.post("/api/v1/deployments/adhoc/runs", json!({"params": {"mode": "error"}})).await;
+    let failed = api.ended(overridden["run_id"].as_str().unwrap()).await;
+    let (_, listed) = api.get("/api/v1/runs?deployment=adhoc&state=failed").await;
+    let base = api.base.clone();
+    api.stop().await;
+
+    assert_eq!(status, StatusCode::ACCEPTED);
+    assert_eq!(started["deployment"], "adhoc");
+    assert_eq!(started["link"], format!("{base}/api/v1/runs/{run_id}"));
+    assert_eq!(completed["run"]["state"], "completed");
+    assert_eq!(completed["run"]["deployment"], "adhoc");
+    assert_eq!(completed["tasks"][0]["task_id"], "only");
+    let messages: Vec<&str> =
+        logs.as_array().unwrap().iter().filter_map(|entry| entry["line"]["message"].as_str()).collect();
+    assert!(messages.contains(&"echoing `echo`"), "{logs}");
+    assert_eq!(override_status, StatusCode::ACCEPTED);
+    assert_eq!(failed["run"]["state"], "failed");
+    assert_eq!(failed["run"]["params"], json!({"mode": "error"}));
+    assert_eq!(listed.as_array().map(Vec::len), Some(1), "{listed}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn trigger_errors_name_the_problem() {
+    let sandbox = Sandbox::new();
+    deploy(&sandbox, "adhoc", "echo", "");
+    let api = Api::start(&sandbox, None).await;
+
+    let unknown = api.post("/api/v1/deployments/absent/runs", json!({})).await;
+    let bad_param = api.post("/api/v1/deployments/adhoc/runs", json!({"params": {"colour": "red"}})).await;
+    let bad_value = api.post("/api/v1/deployments/adhoc/runs", json!({"params": {"mode": [1]}})).await;
+    let bad_state = api.get("/api/v1/runs?state=done").await;
+    let no_run = api.get("/api/v1/runs/01a00000-0000-7000-8000-000000000000").await;
+    api.stop().await;
+
+    assert_eq!(unknown.0, StatusCode::NOT_FOUND);
+    assert_eq!(unknown.1["error"], "no deployment is named `absent`; GET /api/v1/deployments lists them");
+    assert_eq!(bad_param.0, StatusCode::BAD_REQUEST);
+    assert!(bad_param.1["error"].as_str().unwrap().contains("colour"), "{}", bad_param.1);
+    assert_eq!(bad_value.0, StatusCode::BAD_REQUEST);
+    assert_eq!(bad_value.1["error"], "parameter `mode` is [1]; give a string, a number or a boolean");
+    assert_eq!(bad_state.0, StatusCode::BAD_REQUEST);
+    assert!(bad_state.1["error"].as_str().unwrap().starts_with("unknown run state `done`"), "{}", bad_state.1);
+    assert_eq!(no_run.0, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn cancel_stops_a_running_run() {
+    let sandbox = Sandbox::new();
+    deploy(&sandbox, "sleeper", "sleep", "");
+    let api = Api::start(&sandbox, None).await;
+
+    let (_, started) = api.post("/api/v1/deployments/sleeper/runs", json!({})).await;
+    let run_id = started["run_id"].as_str().unwrap().to_string();
+    // The run is recorded before it can be cancelled.
+    let waited = Instant::now();
+    while api.get(&format!("/api/v1/runs/{run_id}")).await.0 != StatusCode::OK
+        && waited.elapsed() < Duration::from_secs(30)
+    {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let (status, cancelling) = api.post(&format!("/api/v1/runs/{run_id}/cancel"), json!({})).await;
+    let ended = api.ended(&run_id).await;
+    let (again, conflict) = api.post(&format!("/api/v1/runs/{run_id}/cancel"), json!({})).await;
+    api.stop().await;
+
+    assert_eq!(status, StatusCode::ACCEPTED);
+    assert_eq!(cancelling["cancelling"], true);
+    assert_eq!(ended["run"]["state"], "cancelled");
+    assert_eq!(again, StatusCode::CONFLICT);
+    assert!(conflict["error"].as_str().unwrap().contains("is cancelled, not running in this server"), "{conflict}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn log_stream_follows_run_to_its_end() {
+    let sandbox = Sandbox::new();
+    // `talk` logs a line, then sleeps 1.5 s before it completes.
+    deploy(&sandbox, "talker", "talk", "");
+    let api = Api::start(&sandbox, None).await;
+
+    let (_, started) = api.post("/api/v1/deployments/talker/runs", json!({})).await;
+    let run_id = started["run_id"].as_str().unwrap().to_string();
+    let waited = Instant::now();
+    while api.get(&format!("/api/v1/runs/{run_id}")).await.0 != StatusCode::OK
+        && waited.elapsed() < Duration::from_secs(30)
+    {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let response = api.client.get(format!("{}/api/v1/runs/{run_id}/logs/stream", api.base)).send().await.unwrap();
+    let content_type = response.headers()["content-type"].to_str().unwrap().to_string();
+    let body = response.text().await.unwrap();
+    api.stop().await;
+
+    assert_eq!(content_type, "application/x-ndjson");
+    let entries: Vec<Value> = body.lines().map(|line| serde_json::from_str(line).unwrap()).collect();
+    assert_eq!(entries.first().map(|entry| &entry["line"]["message"]), Some(&json!("about to nap")), "{body}");
+    assert_eq!(entries.first().map(|entry| &entry["task"]), Some(&json!("only")), "{body}");
+    assert_eq!(entries.last(), Some(&json!({"end": "completed"})), "{body}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn token_required_when_configured() {
+    let sandbox = Sandbox::new();
+    deploy(&sandbox, "adhoc", "echo", "");
+    let token = "a-long-random-test-token-0123456789";
+    let api = Api::start(&sandbox, Some(token)).await;
+    let url = format!("{}/api/v1/deployments", api.base);
+
+    let missing = api.client.get(&url).send().await.unwrap();
+    let wrong = api.client.get(&url).bearer_auth("not-the-token").send().await.unwrap();
+    let right = api.client.get(&url).bearer_auth(token).send().await.unwrap();
+    let health = api.client.get(format!("{}/healthz", api.base)).send().await.unwrap();
+    let (missing_status, missing_header) = (missing.status(), missing.headers().get("www-authenticate").cloned());
+    let missing_body: Value = missing.json().await.unwrap();
+    let wrong_status = wrong.status();
+    let wrong_body: Value = wrong.json().await.unwrap();
+    let (right_status, health_status) = (right.status(), health.status());
+    api.stop().await;
+
+    assert_eq!(missing_status, StatusCode::UNAUTHORIZED);
+    assert_eq!(missing_header.unwrap(), "Bearer");
+    assert_eq!(missing_body["error"], "the bearer token is missing; send `Authorization: Bearer TOKEN`");
+    assert_eq!(wrong_status, StatusCode::UNAUTHORIZED);
+    assert_eq!(wrong_body["error"], "the bearer token is wrong; send `Authorization: Bearer TOKEN`");
+    assert_eq!(right_status, StatusCode::OK);
+    assert_eq!(health_status, StatusCode::OK);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn openapi_documents_every_route() {
+    let sandbox = Sandbox::new();
+    deploy(&sandbox, "adhoc", "echo", "");
+    let api = Api::start(&sandbox, None).await;
+
+    let (status, document) = api.get("/openapi.json").await;
+    api.stop().await;
+
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(document["openapi"], "3.1.0");
+    let paths: Vec<&str> = document["paths"].as_object().unwrap().keys().map(String::as_str).collect();
+    for route in [
+        "/healthz",
+        "/openapi.json",
+        "/api/v1/deployments",
+        "/api/v1/deployments/{name}/runs",
+        "/api/v1/runs",
+        "/api/v1/runs/{run_id}",
+        "/api/v1/runs/{run_id}/logs",
+        "/api/v1/runs/{run_id}/logs/stream",
+        "/api/v1/runs/{run_id}/cancel",
+    ] {
+        assert!(paths.contains(&route), "{route} is missing from {paths:?}");
+    }
+}
+
+#[test]
+fn serve_refuses_open_address_without_token() {
+    let sandbox = Sandbox::new();
+    let folder = deploy(&sandbox, "adhoc", "echo", "");
+
+    let output = support::wflow(
+        sandbox.path(),
+        &sandbox.state_dir(),
+        &["serve", "--deployments", folder.to_str().unwrap(), "--bind", "0.0.0.0:0"],
+    );
+
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&output.stderr).contains("which is not a loopback address, without a token"),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
