@@ -54,7 +54,8 @@
 //!
 //! Every table and key is optional except `type` and `url` or `program` in
 //! a channel. Durations are written as in `humantime::parse_duration`, such
-//! as `500ms`, `10s`, `2m` or `1h 30m`. Channel types:
+//! as `500ms`, `10s`, `2m` or `1h 30m`, and are at most 100 years. Channel
+//! types:
 //!
 //! - `webhook` POSTs the alert JSON below with `Content-Type:
 //!   application/json` and the configured `headers`. See [`WebhookConfig`].
