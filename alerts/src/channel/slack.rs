@@ -17,8 +17,9 @@ const MAX_LISTED_TASKS: usize = 10;
 /// Maximum number of characters of one task error in the message blocks.
 const TASK_ERROR_CHARS: usize = 200;
 
-/// Maximum number of characters of a section block's text, which Slack
-/// sets at 3000.
+/// Maximum number of characters of a section block's text, from the
+/// section block entry of Slack's Block Kit reference. Slack rejects a
+/// longer text with HTTP 400.
 const SECTION_TEXT_CHARS: usize = 3000;
 
 /// Configuration of a `type = "slack"` channel.
