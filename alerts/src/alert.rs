@@ -161,9 +161,15 @@ impl Alert {
     }
 }
 
+/// Describes a failed task. An error that already names the task, as the
+/// host's messages do ("task `clean` failed: ..."), is used as it is.
 fn describe_task(task: &FailedTask) -> String {
     let error = truncate_chars(&single_line(&task.error), MESSAGE_ERROR_CHARS);
-    format!("task `{}` failed: {error}", task.task)
+    if error.starts_with(&format!("task `{}` ", task.task)) {
+        error
+    } else {
+        format!("task `{}` failed: {error}", task.task)
+    }
 }
 
 /// Replaces each control character, with the whitespace around it, by one

@@ -18,4 +18,5 @@ mod recovery;
 mod reliability;
 mod scaffold;
 mod server;
+mod server_alerts;
 mod server_api;

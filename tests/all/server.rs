@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use jiff::Timestamp;
+use wflow_alerts::Secrets;
 use wflow_host::server::Server;
 use wflow_host::server::clock::ManualClock;
 use wflow_host::server::deployment::{Deployment, load_deployments};
@@ -220,7 +221,7 @@ impl Running {
     fn start(sandbox: &Sandbox, folder: &std::path::Path, start: Timestamp) -> Running {
         let host = Arc::new(sandbox.host());
         let clock = Arc::new(ManualClock::new(start));
-        let server = Server::new(host.clone(), folder, clock.clone()).unwrap();
+        let server = Server::new(host.clone(), folder, clock.clone(), Arc::new(Secrets::empty())).unwrap();
         let serving = tokio::spawn({
             let server = server.clone();
             async move { server.serve().await }

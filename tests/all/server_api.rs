@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 
 use reqwest::StatusCode;
 use serde_json::{Value, json};
+use wflow_alerts::Secrets;
 use wflow_host::server::clock::ManualClock;
 use wflow_host::server::{Server, api};
 
@@ -44,7 +45,7 @@ impl Api {
     async fn start(sandbox: &Sandbox, token: Option<&str>) -> Api {
         let host = Arc::new(sandbox.host());
         let clock = Arc::new(ManualClock::new("2026-03-01T00:00:30Z".parse().unwrap()));
-        let server = Server::new(host, &sandbox.path().join("deployments"), clock).unwrap();
+        let server = Server::new(host, &sandbox.path().join("deployments"), clock, Arc::new(Secrets::empty())).unwrap();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         let router = api::router(server.clone(), sandbox.state_dir(), token, base.clone());

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use clap::Args;
+use wflow_alerts::Secrets;
 use wflow_host::server::clock::SystemClock;
 use wflow_host::server::{Server, api};
 use wflow_host::{Host, HostOptions};
@@ -42,6 +43,12 @@ pub struct ServeArgs {
     /// needs `Authorization: Bearer TOKEN`.
     #[arg(long, value_name = "FILE")]
     token_file: Option<PathBuf>,
+
+    /// A TOML file of `name = "value"` secrets that alert channels refer to
+    /// with `{ secret = "name" }`. It must be readable by its owner only
+    /// (chmod 600).
+    #[arg(long, value_name = "FILE")]
+    secrets: Option<PathBuf>,
 }
 
 pub fn execute(args: ServeArgs, state_dir: &Path, host_options: &HostOptions) -> Status {
@@ -68,6 +75,16 @@ pub fn execute(args: ServeArgs, state_dir: &Path, host_options: &HostOptions) ->
         );
         return Status::InvalidInput;
     }
+    let secrets = match &args.secrets {
+        Some(path) => match Secrets::load(path) {
+            Ok(secrets) => secrets,
+            Err(error) => {
+                eprintln!("error: {error}");
+                return Status::InvalidInput;
+            }
+        },
+        None => Secrets::empty(),
+    };
     let runtime = tokio::runtime::Builder::new_multi_thread().event_interval(4).enable_all().build();
     let runtime = match runtime {
         Ok(runtime) => runtime,
@@ -83,7 +100,7 @@ pub fn execute(args: ServeArgs, state_dir: &Path, host_options: &HostOptions) ->
             return Status::HostError;
         }
     };
-    let server = match Server::new(host, &deployments, Arc::new(SystemClock)) {
+    let server = match Server::new(host, &deployments, Arc::new(SystemClock), Arc::new(secrets)) {
         Ok(server) => server,
         Err(error) => {
             eprintln!("error: {error:#}");
@@ -98,6 +115,7 @@ pub fn execute(args: ServeArgs, state_dir: &Path, host_options: &HostOptions) ->
         }
     };
     let address = listener.local_addr().unwrap_or(args.bind);
+    server.set_base_url(&format!("http://{address}"));
     tracing::info!(
         deployments = server.deployments().len(),
         path = %deployments.display(),

@@ -26,7 +26,7 @@ use serde_json::{Value, json};
 use super::deployment::{Misfire, Overlap};
 use super::{Server, TriggerError};
 use crate::manifest::ParamOverride;
-use crate::state::{LiveEntry, RunFilter, RunState, RunStore, live_log_path};
+use crate::state::{LiveEntry, RedbAlertLog, RunFilter, RunState, RunStore, live_log_path};
 
 /// The OpenAPI 3.1 document of this API.
 pub const OPENAPI: &str = include_str!("openapi.json");
@@ -268,7 +268,8 @@ async fn show_run(State(state): State<ApiState>, Path(run_id): Path<String>) -> 
         return Err(unknown_run(&run_id));
     };
     let tasks = runs.tasks(&run_id)?;
-    Ok(Json(json!({ "run": run, "tasks": tasks })))
+    let alerts = RedbAlertLog::new(state.server.host.state().database()).alerts(&run_id)?;
+    Ok(Json(json!({ "run": run, "tasks": tasks, "alerts": alerts })))
 }
 
 fn unknown_run(run_id: &str) -> ApiError {

@@ -17,6 +17,14 @@
 //! misfire = "latest"            # all | latest | none
 //! catch_up = "6h"               # how far back `misfire = "all"` reaches
 //! overlap = "skip"              # skip | queue | allow
+//!
+//! [notify.on]                   # which events to send; failure by default
+//! failure = true
+//! late_after = "10m"
+//!
+//! [[notify.channels]]
+//! type = "webhook"
+//! url = { env = "OPS_WEBHOOK_URL" }
 //! ```
 
 use std::collections::BTreeMap;
@@ -25,6 +33,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 use toml::Spanned;
+use wflow_alerts::{Notifier, NotifyConfig, Secrets};
 use wflow_schedule::Schedule;
 
 use crate::manifest::{self, Diagnostic, Flow, ParamOverride, SourceMap, parse_duration};
@@ -48,6 +57,8 @@ pub struct Deployment {
     /// When true, the schedule does not fire; runs on request still start.
     pub paused: bool,
     pub schedule: Option<ScheduleSettings>,
+    /// Alert settings: the events to send and the channels to send them to.
+    pub notify: Option<NotifyConfig>,
 }
 
 /// When a deployment runs on its own, and what happens after downtime or
@@ -109,6 +120,7 @@ struct RawDeployment {
     #[serde(default)]
     params: BTreeMap<String, Spanned<toml::Value>>,
     schedule: Option<Spanned<RawSchedule>>,
+    notify: Option<Spanned<NotifyConfig>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -273,6 +285,21 @@ fn check_deployment(
         None => None,
     };
 
+    let notify = match raw.notify {
+        Some(notify) => {
+            // Building a notifier checks the channels; secrets are resolved
+            // only when an alert is sent.
+            if let Err(error) = Notifier::from_config(notify.get_ref(), std::sync::Arc::new(Secrets::empty())) {
+                return Err(Diagnostic::new(
+                    map.locate(notify.span().start),
+                    format!("the notify settings of deployment `{name}` are invalid: {error}"),
+                )
+                .with_help("docs/server.md describes the alert channels"));
+            }
+            Some(notify.into_inner())
+        }
+        None => None,
+    };
     let deployment = Deployment {
         name,
         source: path.to_path_buf(),
@@ -281,6 +308,7 @@ fn check_deployment(
         params,
         paused: raw.paused,
         schedule,
+        notify,
     };
     if let Err(error) = deployment.load_flow() {
         return Err(Diagnostic::new(

@@ -7,8 +7,9 @@
 //! settles each fire in the scheduler once its run is recorded, so that a restart neither
 //! repeats nor loses it.
 //!
-//! TODO: alerts and metrics are not built yet.
+//! TODO: the metrics endpoint is not built yet.
 
+mod alerting;
 pub mod api;
 pub mod clock;
 pub mod deployment;
@@ -20,14 +21,17 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use anyhow::Result;
+use jiff::Timestamp;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
+use wflow_alerts::{Notifier, Secrets};
 
 use crate::Host;
 use crate::executor::{NoObserver, RunObserver, RunOptions, TaskReport};
 use crate::manifest::ParamOverride;
 use crate::runtime::LogLine;
-use crate::state::{RedbScheduleStore, RunState, RunStore};
+use crate::state::{AttemptRecord, RedbScheduleStore, RunState, RunStore};
+use alerting::RunAlerts;
 use clock::Clock;
 use deployment::{Deployment, Overlap, load_deployments};
 use scheduler::{Fire, Scheduler};
@@ -50,6 +54,10 @@ pub struct Server {
     shutdown: CancellationToken,
     /// Wakes [`Server::wait_idle`] when a run ends.
     run_ended: Notify,
+    /// The secrets that alert channels refer to.
+    secrets: Arc<Secrets>,
+    /// The API's base URL, for links in alerts, once the API listens.
+    base_url: Mutex<Option<String>>,
 }
 
 struct Inner {
@@ -61,13 +69,21 @@ struct Inner {
     queued: HashMap<String, VecDeque<Fire>>,
     /// The cancellation token of each running run, by run id.
     running: HashMap<String, CancellationToken>,
+    /// The alert notifier of each deployment with `[notify]` settings.
+    notifiers: HashMap<String, Arc<Notifier>>,
 }
 
 impl Server {
     /// Loads the deployments at `deployments_path` (a folder of TOML files
     /// or one file) and the stored schedule state. Problems in single
-    /// deployments are logged and those deployments left out.
-    pub fn new(host: Arc<Host>, deployments_path: &Path, clock: Arc<dyn Clock>) -> Result<Arc<Server>> {
+    /// deployments are logged and those deployments left out. Alert
+    /// channels resolve their `{ secret = "..." }` references in `secrets`.
+    pub fn new(
+        host: Arc<Host>,
+        deployments_path: &Path,
+        clock: Arc<dyn Clock>,
+        secrets: Arc<Secrets>,
+    ) -> Result<Arc<Server>> {
         let store = Arc::new(RedbScheduleStore::new(host.state().database()));
         let server = Arc::new(Server {
             host,
@@ -79,10 +95,13 @@ impl Server {
                 active: HashMap::new(),
                 queued: HashMap::new(),
                 running: HashMap::new(),
+                notifiers: HashMap::new(),
             }),
             reload_requested: Notify::new(),
             shutdown: CancellationToken::new(),
             run_ended: Notify::new(),
+            secrets,
+            base_url: Mutex::new(None),
         });
         server.reload()?;
         Ok(server)
@@ -116,6 +135,21 @@ impl Server {
             }
         }
         changes.extend(inner.scheduler.update(&loaded, self.clock.now(), &run_exists)?);
+        let mut notifiers = HashMap::new();
+        for deployment in &loaded {
+            let Some(config) = &deployment.notify else {
+                continue;
+            };
+            match Notifier::from_config(config, self.secrets.clone()) {
+                Ok(notifier) => {
+                    notifiers.insert(deployment.name.clone(), Arc::new(notifier));
+                }
+                Err(error) => {
+                    tracing::error!(deployment = %deployment.name, %error, "the alert settings are invalid; no alerts are sent")
+                }
+            }
+        }
+        inner.notifiers = notifiers;
         inner.deployments =
             loaded.into_iter().map(|deployment| (deployment.name.clone(), Arc::new(deployment))).collect();
         drop(inner);
@@ -136,6 +170,21 @@ impl Server {
         for token in self.lock().running.values() {
             token.cancel();
         }
+    }
+
+    /// Sets the API's base URL, such as `http://127.0.0.1:7420`, which alerts
+    /// link runs to.
+    pub fn set_base_url(&self, base_url: &str) {
+        *self.base_url.lock().unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(base_url.to_string());
+    }
+
+    fn base_url(&self) -> Option<String> {
+        self.base_url.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).clone()
+    }
+
+    /// Returns the host that runs the deployments' flows.
+    pub fn host(&self) -> &Arc<Host> {
+        &self.host
     }
 
     /// Waits until [`Server::shutdown`] is called.
@@ -284,17 +333,34 @@ impl Server {
     fn start(self: &Arc<Self>, deployment: Arc<Deployment>, fire: Option<Fire>) -> String {
         let run_id = fire.as_ref().map_or_else(|| uuid::Uuid::now_v7().to_string(), |fire| fire.run_id.clone());
         let cancel = CancellationToken::new();
-        {
+        let notifier = {
             let mut inner = self.lock();
             *inner.active.entry(deployment.name.clone()).or_insert(0) += 1;
             inner.running.insert(run_id.clone(), cancel.clone());
-        }
+            inner.notifiers.get(&deployment.name).cloned()
+        };
         let server = self.clone();
         let id = run_id.clone();
+        let slot = fire.as_ref().map(|fire| fire.slot);
         tokio::spawn(async move {
-            let observer = Arc::new(ScheduledRun { server: server.clone(), deployment: deployment.name.clone() });
             match deployment.load_flow() {
                 Ok(flow) => {
+                    let alerts = notifier.map(|notifier| RunAlerts {
+                        server: server.clone(),
+                        notifier,
+                        on: deployment.notify.as_ref().map(|notify| notify.on.clone()).unwrap_or_default(),
+                        deployment: deployment.name.clone(),
+                        flow: flow.name.clone(),
+                        slot,
+                        ended: Arc::default(),
+                    });
+                    let observer = Arc::new(DeploymentRun {
+                        server: server.clone(),
+                        deployment: deployment.name.clone(),
+                        run_id: id.clone(),
+                        started_at: Mutex::new(server.clock.now()),
+                        alerts,
+                    });
                     let options = RunOptions {
                         run_id: Some(id.clone()),
                         deployment: Some(deployment.name.clone()),
@@ -346,25 +412,48 @@ pub enum TriggerError {
     InvalidParams { message: String },
 }
 
-/// Tells the server when a scheduled run is recorded, so that the fire is
-/// settled only once the run exists.
-struct ScheduledRun {
+/// Follows a run that the server started: settles its fire once the run
+/// is recorded, and sends its alerts.
+struct DeploymentRun {
     server: Arc<Server>,
     deployment: String,
+    run_id: String,
+    started_at: Mutex<Timestamp>,
+    alerts: Option<RunAlerts>,
 }
 
-impl RunObserver for ScheduledRun {
+impl DeploymentRun {
+    fn started_at(&self) -> Timestamp {
+        *self.started_at.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+impl RunObserver for DeploymentRun {
     fn run_started(&self, run_id: &str) {
         if let Err(error) = self.server.lock().scheduler.settle(&self.deployment, run_id) {
             tracing::error!(error = %format!("{error:#}"), run_id, "failed to store that a scheduled run started");
+        }
+        let now = self.server.clock.now();
+        *self.started_at.lock().unwrap_or_else(|poisoned| poisoned.into_inner()) = now;
+        if let Some(alerts) = &self.alerts {
+            alerts.run_started(run_id, now);
         }
     }
 
     fn run_ended(&self, run_id: &str, state: RunState) {
         tracing::info!(deployment = %self.deployment, run_id, state = state.name(), "run ended");
+        if let Some(alerts) = &self.alerts {
+            alerts.run_ended(run_id, self.started_at(), state);
+        }
     }
 
     fn task_finished(&self, report: &TaskReport, logs: &[LogLine]) {
         NoObserver.task_finished(report, logs);
+    }
+
+    fn task_retrying(&self, task: &str, attempt: &AttemptRecord, _logs: &[LogLine]) {
+        if let Some(alerts) = &self.alerts {
+            alerts.task_retrying(&self.run_id, self.started_at(), task, attempt);
+        }
     }
 }

@@ -11,6 +11,7 @@
 //! TODO: runs that share a state directory are serialized; a state backend
 //! with concurrent writers lifts this.
 
+mod alerts;
 mod commit;
 mod live_log;
 mod runs;
@@ -21,6 +22,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, Result, bail};
 
+pub use alerts::{AlertRecord, RedbAlertLog};
 pub use commit::{DURABLE_WINDOW, StateDatabase};
 pub use live_log::{LiveEntry, LiveLogWriter, live_log_path};
 pub use runs::{

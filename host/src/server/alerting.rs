@@ -1,0 +1,144 @@
+//! Alerts about a deployment's runs: sent when a run fails, and when the
+//! deployment's `[notify.on]` selects them, when it succeeds, retries a
+//! task, starts late or runs long.
+//!
+//! Each alert is delivered on its own async task, so a slow or failing
+//! channel never holds up or fails the run. The outcome of every delivery
+//! is recorded with the run (`RedbAlertLog`), and the API shows it.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use jiff::{SignedDuration, Timestamp};
+use wflow_alerts::{Alert, Event, FailedTask, Notifier, NotifyOn};
+
+use super::Server;
+use crate::state::{AlertRecord, AttemptRecord, RedbAlertLog, RunState, RunStore, TaskState};
+
+/// Sends the alerts of one run.
+pub(super) struct RunAlerts {
+    pub(super) server: Arc<Server>,
+    pub(super) notifier: Arc<Notifier>,
+    pub(super) on: NotifyOn,
+    pub(super) deployment: String,
+    pub(super) flow: String,
+    /// The fire time the run is for; `None` for a run started on request.
+    pub(super) slot: Option<Timestamp>,
+    /// Set when the run ends, so that a long-running alert is not sent after it.
+    pub(super) ended: Arc<AtomicBool>,
+}
+
+impl RunAlerts {
+    /// Sends a late alert if the run started more than `late_after` after its
+    /// fire time, and arms the long-running alert.
+    pub(super) fn run_started(&self, run_id: &str, started_at: Timestamp) {
+        if let (Some(late_after), Some(slot)) = (self.on.late_after, self.slot) {
+            let lateness = started_at.duration_since(slot);
+            if lateness > SignedDuration::try_from(late_after).unwrap_or(SignedDuration::MAX) {
+                let mut alert = self.alert(Event::Late, run_id, RunState::Running, started_at);
+                alert.duration_ms = Some(0);
+                self.send(alert);
+            }
+        }
+        if let Some(longer_than) = self.on.longer_than {
+            let ended = self.ended.clone();
+            let alert = self.alert(Event::LongRunning, run_id, RunState::Running, started_at);
+            let sender = self.sender();
+            tokio::spawn(async move {
+                tokio::time::sleep(longer_than).await;
+                if !ended.load(Ordering::Relaxed) {
+                    let mut alert = alert;
+                    alert.duration_ms = Some(u64::try_from(longer_than.as_millis()).unwrap_or(u64::MAX));
+                    sender.send(alert);
+                }
+            });
+        }
+    }
+
+    /// Sends a retry alert for a failed attempt of `task`, when asked for.
+    pub(super) fn task_retrying(&self, run_id: &str, started_at: Timestamp, task: &str, attempt: &AttemptRecord) {
+        if !self.on.wants(Event::Retrying) {
+            return;
+        }
+        let mut alert = self.alert(Event::Retrying, run_id, RunState::Running, started_at);
+        let error = attempt.error.clone().unwrap_or_else(|| "failed without a message".to_string());
+        alert.failed_tasks.push(FailedTask { task: format!("{task} (attempt {})", attempt.attempt), error });
+        self.send(alert);
+    }
+
+    /// Sends the alert for the run's end, if its state and the settings call
+    /// for one: a failure (`failed` or `timed_out`), or a success when asked
+    /// for. A cancelled run gets none, since someone cancelled it.
+    pub(super) fn run_ended(&self, run_id: &str, started_at: Timestamp, state: RunState) {
+        self.ended.store(true, Ordering::Relaxed);
+        let event = match state {
+            RunState::Completed => Event::Succeeded,
+            RunState::Failed | RunState::TimedOut | RunState::Crashed => Event::Failed,
+            RunState::Cancelled | RunState::Running => return,
+        };
+        if !self.on.wants(event) {
+            return;
+        }
+        let mut alert = self.alert(event, run_id, state, started_at);
+        let ended_at = self.server.clock.now();
+        alert.ended_at = Some(ended_at);
+        alert.duration_ms = u64::try_from(ended_at.duration_since(started_at).as_millis()).ok();
+        if event == Event::Failed {
+            match self.server.host.runs().tasks(run_id) {
+                Ok(tasks) => {
+                    alert.failed_tasks = tasks
+                        .into_iter()
+                        .filter(|task| matches!(task.state, TaskState::Failed))
+                        .map(|task| FailedTask {
+                            task: task.task_id,
+                            error: task.error.unwrap_or_else(|| "failed without a message".to_string()),
+                        })
+                        .collect();
+                }
+                Err(error) => {
+                    tracing::warn!(run_id, error = %format!("{error:#}"), "failed to read the failed tasks for an alert")
+                }
+            }
+        }
+        self.send(alert);
+    }
+
+    fn alert(&self, event: Event, run_id: &str, state: RunState, started_at: Timestamp) -> Alert {
+        let mut alert = Alert::new(event, &self.deployment, &self.flow, run_id, state.name(), started_at);
+        alert.scheduled_for = self.slot;
+        alert.link = self.server.base_url().map(|base| format!("{base}/api/v1/runs/{run_id}"));
+        alert
+    }
+
+    fn sender(&self) -> AlertSender {
+        AlertSender { notifier: self.notifier.clone(), log: RedbAlertLog::new(self.server.host.state().database()) }
+    }
+
+    fn send(&self, alert: Alert) {
+        self.sender().send(alert);
+    }
+}
+
+/// Delivers alerts and records the outcomes.
+struct AlertSender {
+    notifier: Arc<Notifier>,
+    log: RedbAlertLog,
+}
+
+impl AlertSender {
+    /// Delivers `alert` on its own task, then records each channel's outcome
+    /// with the run. The notifier logs each failed delivery.
+    fn send(self, alert: Alert) {
+        tokio::spawn(async move {
+            let deliveries = self.notifier.deliver(&alert).await;
+            let record = AlertRecord {
+                event: alert.event.as_str().to_string(),
+                sent_at_ms: u64::try_from(Timestamp::now().as_millisecond()).unwrap_or(0),
+                deliveries: serde_json::to_value(&deliveries).unwrap_or_default(),
+            };
+            if let Err(error) = self.log.record(&alert.run_id, &record) {
+                tracing::warn!(run_id = %alert.run_id, error = %format!("{error:#}"), "failed to record the outcome of an alert");
+            }
+        });
+    }
+}
