@@ -286,6 +286,7 @@ async fn openapi_documents_every_route() {
     for route in [
         "/healthz",
         "/openapi.json",
+        "/metrics",
         "/api/v1/deployments",
         "/api/v1/deployments/{name}/runs",
         "/api/v1/runs",
@@ -315,4 +316,62 @@ fn serve_refuses_open_address_without_token() {
         "{}",
         String::from_utf8_lossy(&output.stderr)
     );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn metrics_parse_as_prometheus_text() {
+    let sandbox = Sandbox::new();
+    deploy(&sandbox, "adhoc", "echo", "");
+    // The same flow with caching on: its second run is a cache hit.
+    let cached = std::fs::read_to_string(sandbox.path().join("flows/fixture.toml"))
+        .unwrap()
+        .replace("cache = false", "cache = true");
+    sandbox.write("flows/cached.toml", &cached.replace("name = \"fixture\"", "name = \"cached\""));
+    sandbox.write("deployments/cached.toml", "flow = \"../flows/cached.toml\"\n");
+    let api = Api::start(&sandbox, None).await;
+
+    for deployment in ["adhoc", "cached", "cached"] {
+        let (_, started) = api.post(&format!("/api/v1/deployments/{deployment}/runs"), json!({})).await;
+        api.ended(started["run_id"].as_str().unwrap()).await;
+    }
+    api.server.wait_idle().await;
+    let response = api.client.get(format!("{}/metrics", api.base)).send().await.unwrap();
+    let content_type = response.headers()["content-type"].to_str().unwrap().to_string();
+    let text = response.text().await.unwrap();
+    api.stop().await;
+
+    assert!(content_type.starts_with("application/openmetrics-text"), "{content_type}");
+    let scrape = prometheus_parse::Scrape::parse(text.lines().map(|line| Ok(line.to_string()))).unwrap();
+    let value = |name: &str, labels: &[(&str, &str)]| -> Option<f64> {
+        scrape
+            .samples
+            .iter()
+            .find(|sample| {
+                sample.metric == name && labels.iter().all(|(key, value)| sample.labels.get(key) == Some(*value))
+            })
+            .map(|sample| match &sample.value {
+                prometheus_parse::Value::Counter(value)
+                | prometheus_parse::Value::Gauge(value)
+                | prometheus_parse::Value::Untyped(value) => *value,
+                other => panic!("{name} is not a single value: {other:?}"),
+            })
+    };
+    assert_eq!(value("wflow_runs_total", &[("flow", "fixture"), ("state", "completed")]), Some(1.0), "{text}");
+    assert_eq!(value("wflow_runs_total", &[("flow", "cached"), ("state", "completed")]), Some(2.0), "{text}");
+    assert_eq!(value("wflow_cache_lookups_total", &[("flow", "cached"), ("result", "miss")]), Some(1.0), "{text}");
+    assert_eq!(value("wflow_cache_lookups_total", &[("flow", "cached"), ("result", "hit")]), Some(1.0), "{text}");
+    assert_eq!(value("wflow_runs_active", &[]), Some(0.0), "{text}");
+    assert_eq!(value("wflow_attempts_active", &[]), Some(0.0), "{text}");
+    assert_eq!(value("wflow_fires_queued", &[]), Some(0.0), "{text}");
+    let histogram = scrape
+        .samples
+        .iter()
+        .find(|sample| sample.metric == "wflow_task_duration_seconds" && sample.labels.get("flow") == Some("fixture"))
+        .unwrap_or_else(|| panic!("no task duration histogram for the fixture flow in {text}"));
+    match &histogram.value {
+        prometheus_parse::Value::Histogram(buckets) => {
+            assert!(buckets.iter().any(|bucket| bucket.count == 1.0), "{buckets:?}");
+        }
+        other => panic!("wflow_task_duration_seconds is not a histogram: {other:?}"),
+    }
 }

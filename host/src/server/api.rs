@@ -53,6 +53,7 @@ pub fn router(server: Arc<Server>, state_dir: PathBuf, token: Option<&str>, base
     let state = ApiState { server, state_dir, token_hash: token.map(|token| blake3::hash(token.as_bytes())), base_url };
     let api = Router::new()
         .route("/openapi.json", get(openapi))
+        .route("/metrics", get(metrics))
         .route("/api/v1/deployments", get(list_deployments))
         .route("/api/v1/deployments/{name}/runs", post(trigger))
         .route("/api/v1/runs", get(list_runs))
@@ -107,6 +108,10 @@ fn bearer_token(headers: &HeaderMap) -> Option<&str> {
     let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
     let (scheme, token) = value.split_once(' ')?;
     scheme.eq_ignore_ascii_case("bearer").then_some(token.trim())
+}
+
+async fn metrics(State(state): State<ApiState>) -> impl IntoResponse {
+    ([(header::CONTENT_TYPE, super::metrics::CONTENT_TYPE)], state.server.metrics_text())
 }
 
 async fn openapi() -> impl IntoResponse {

@@ -6,16 +6,15 @@
 //! deployment's overlap policy to those fires, starts the runs, and
 //! settles each fire in the scheduler once its run is recorded, so that a restart neither
 //! repeats nor loses it.
-//!
-//! TODO: the metrics endpoint is not built yet.
 
 mod alerting;
 pub mod api;
 pub mod clock;
 pub mod deployment;
+pub mod metrics;
 pub mod scheduler;
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
@@ -27,7 +26,7 @@ use tokio_util::sync::CancellationToken;
 use wflow_alerts::{Notifier, Secrets};
 
 use crate::Host;
-use crate::executor::{NoObserver, RunObserver, RunOptions, TaskReport};
+use crate::executor::{RunObserver, RunOptions, TaskReport};
 use crate::manifest::ParamOverride;
 use crate::runtime::LogLine;
 use crate::state::{AttemptRecord, RedbScheduleStore, RunState, RunStore};
@@ -58,6 +57,7 @@ pub struct Server {
     secrets: Arc<Secrets>,
     /// The API's base URL, for links in alerts, once the API listens.
     base_url: Mutex<Option<String>>,
+    metrics: metrics::Metrics,
 }
 
 struct Inner {
@@ -102,6 +102,7 @@ impl Server {
             run_ended: Notify::new(),
             secrets,
             base_url: Mutex::new(None),
+            metrics: metrics::Metrics::new(),
         });
         server.reload()?;
         Ok(server)
@@ -180,6 +181,15 @@ impl Server {
 
     fn base_url(&self) -> Option<String> {
         self.base_url.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).clone()
+    }
+
+    /// Returns the metrics in the OpenMetrics text format.
+    pub fn metrics_text(&self) -> String {
+        let (runs_active, fires_queued) = {
+            let inner = self.lock();
+            (inner.active.values().sum(), inner.queued.values().map(VecDeque::len).sum())
+        };
+        self.metrics.encode(runs_active, self.host.runtime().active_attempts(), fires_queued)
     }
 
     /// Returns the host that runs the deployments' flows.
@@ -296,6 +306,8 @@ impl Server {
     /// Applies the deployment's overlap policy to `fire`: starts its run, or
     /// queues or skips it while an earlier run of the deployment is going.
     fn launch(self: &Arc<Self>, fire: Fire) {
+        let lag = self.clock.now().duration_since(fire.slot);
+        self.metrics.fire_handled(lag.as_secs_f64());
         let mut inner = self.lock();
         let Some(deployment) = inner.deployments.get(&fire.deployment).cloned() else {
             return;
@@ -354,9 +366,13 @@ impl Server {
                         slot,
                         ended: Arc::default(),
                     });
+                    let cached_tasks =
+                        flow.tasks.iter().filter(|task| task.cache.enabled).map(|task| task.id.clone()).collect();
                     let observer = Arc::new(DeploymentRun {
                         server: server.clone(),
                         deployment: deployment.name.clone(),
+                        flow: flow.name.clone(),
+                        cached_tasks,
                         run_id: id.clone(),
                         started_at: Mutex::new(server.clock.now()),
                         alerts,
@@ -417,6 +433,9 @@ pub enum TriggerError {
 struct DeploymentRun {
     server: Arc<Server>,
     deployment: String,
+    flow: String,
+    /// The tasks with caching on, whose ends count as cache hits or misses.
+    cached_tasks: HashSet<String>,
     run_id: String,
     started_at: Mutex<Timestamp>,
     alerts: Option<RunAlerts>,
@@ -442,13 +461,14 @@ impl RunObserver for DeploymentRun {
 
     fn run_ended(&self, run_id: &str, state: RunState) {
         tracing::info!(deployment = %self.deployment, run_id, state = state.name(), "run ended");
+        self.server.metrics.run_ended(&self.flow, state);
         if let Some(alerts) = &self.alerts {
             alerts.run_ended(run_id, self.started_at(), state);
         }
     }
 
-    fn task_finished(&self, report: &TaskReport, logs: &[LogLine]) {
-        NoObserver.task_finished(report, logs);
+    fn task_finished(&self, report: &TaskReport, _logs: &[LogLine]) {
+        self.server.metrics.task_finished(&self.flow, report, self.cached_tasks.contains(&report.id));
     }
 
     fn task_retrying(&self, task: &str, attempt: &AttemptRecord, _logs: &[LogLine]) {
