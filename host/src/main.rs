@@ -71,6 +71,7 @@ enum Command {
     Runs(commands::runs::RunsArgs),
     Schedule(commands::schedule::ScheduleArgs),
     Serve(commands::serve::ServeArgs),
+    Trigger(commands::trigger::TriggerArgs),
     Validate(commands::validate::ValidateArgs),
 }
 
@@ -98,6 +99,10 @@ fn main() -> ExitCode {
         Command::Serve(args) => {
             let options = wflow_host::HostOptions { state_wait: cli.state_wait, artifact_dir: cli.artifact_dir };
             commands::serve::execute(args, &state_dir, &options)
+        }
+        Command::Trigger(args) => {
+            let options = wflow_host::HostOptions { state_wait: cli.state_wait, artifact_dir: cli.artifact_dir };
+            commands::trigger::execute(args, &state_dir, &options)
         }
         Command::Validate(args) => commands::validate::execute(args),
     };

@@ -110,7 +110,7 @@ async fn failed_run_posts_documented_payload() {
     deploy(&sandbox, "nightly", "error", "", "");
     let server = start_server(&sandbox, &receiver.url, clock());
 
-    let run_id = server.trigger("nightly", &[]).unwrap();
+    let run_id = server.trigger("nightly", &[]).await.unwrap();
     let bodies = receiver.received(1).await;
     server.wait_idle().await;
 
@@ -146,7 +146,7 @@ async fn receiver_down_fails_delivery_not_run() {
     deploy(&sandbox, "nightly", "error", "", "");
     let server = start_server(&sandbox, &url, clock());
 
-    let run_id = server.trigger("nightly", &[]).unwrap();
+    let run_id = server.trigger("nightly", &[]).await.unwrap();
     server.wait_idle().await;
     let records = alert_records(&server, &run_id, 1).await;
 
@@ -173,7 +173,7 @@ async fn retry_and_success_events_when_asked() {
     deploy(&sandbox, "flaky", "flaky", retry, "[notify.on]\nsuccess = true\nretry = true");
     let server = start_server(&sandbox, &receiver.url, clock());
 
-    server.trigger("flaky", &[]).unwrap();
+    server.trigger("flaky", &[]).await.unwrap();
     let bodies = receiver.received(3).await;
     server.wait_idle().await;
 

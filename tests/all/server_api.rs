@@ -375,3 +375,104 @@ async fn metrics_parse_as_prometheus_text() {
         other => panic!("wflow_task_duration_seconds is not a histogram: {other:?}"),
     }
 }
+
+fn stdout(output: &std::process::Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+fn stderr(output: &std::process::Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn cli_trigger_and_runs_use_server() {
+    let sandbox = Sandbox::new();
+    deploy(&sandbox, "adhoc", "echo", "");
+    let api = Api::start(&sandbox, None).await;
+    let base = api.base.clone();
+    let cli = move |args: Vec<String>| {
+        let sandbox_path = std::env::temp_dir();
+        let state = sandbox_path.join("unused-state");
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        support::wflow(&sandbox_path, &state, &args)
+    };
+    let args = |list: &[&str]| list.iter().map(|arg| arg.to_string()).collect::<Vec<String>>();
+
+    let triggered = tokio::task::spawn_blocking({
+        let cli = cli.clone();
+        let base = base.clone();
+        move || cli(args(&["trigger", "adhoc", "--server", &base, "--param", "mode=error", "--wait"]))
+    })
+    .await
+    .unwrap();
+    let listed = tokio::task::spawn_blocking({
+        let cli = cli.clone();
+        let base = base.clone();
+        move || cli(args(&["runs", "list", "--server", &base, "--json"]))
+    })
+    .await
+    .unwrap();
+    let runs: Value = serde_json::from_str(&stdout(&listed)).unwrap_or(Value::Null);
+    let run_id = runs[0]["run_id"].as_str().unwrap_or_default().to_string();
+    let shown = tokio::task::spawn_blocking({
+        let cli = cli.clone();
+        let (base, run_id) = (base.clone(), run_id.clone());
+        move || cli(args(&["runs", "show", &run_id, "--server", &base]))
+    })
+    .await
+    .unwrap();
+    let missing = tokio::task::spawn_blocking({
+        let cli = cli.clone();
+        let base = base.clone();
+        move || cli(args(&["trigger", "absent", "--server", &base]))
+    })
+    .await
+    .unwrap();
+    api.stop().await;
+
+    assert_eq!(triggered.status.code(), Some(1), "{}", stderr(&triggered));
+    assert!(stdout(&triggered).ends_with(" of deployment `adhoc` ended: failed\n"), "{}", stdout(&triggered));
+    assert!(listed.status.success(), "{}", stderr(&listed));
+    assert_eq!(runs[0]["deployment"], "adhoc");
+    assert_eq!(runs[0]["params"], json!({"mode": "error"}));
+    assert!(shown.status.success(), "{}", stderr(&shown));
+    assert!(stdout(&shown).starts_with(&format!("run {run_id} of flow `fixture`: failed\n")), "{}", stdout(&shown));
+    assert_eq!(missing.status.code(), Some(2));
+    assert!(stderr(&missing).contains("responded 404 Not Found: no deployment is named `absent`"), "{}", stderr(&missing));
+}
+
+#[test]
+fn cli_trigger_runs_deployment_locally() {
+    let sandbox = Sandbox::new();
+    let folder = deploy(&sandbox, "adhoc", "echo", "");
+    let folder = folder.to_str().unwrap();
+
+    let completed =
+        support::wflow(sandbox.path(), &sandbox.state_dir(), &["trigger", "adhoc", "--deployments", folder]);
+    let failed = support::wflow(
+        sandbox.path(),
+        &sandbox.state_dir(),
+        &["trigger", "adhoc", "--deployments", folder, "--param", "mode=error"],
+    );
+    let listed = support::wflow(sandbox.path(), &sandbox.state_dir(), &["runs", "list", "--json"]);
+    let nowhere = support::wflow(sandbox.path(), &sandbox.state_dir(), &["trigger", "adhoc"]);
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let unreachable_url = format!("http://{}", closed.local_addr().unwrap());
+    drop(closed);
+    let unreachable =
+        support::wflow(sandbox.path(), &sandbox.state_dir(), &["runs", "list", "--server", &unreachable_url]);
+
+    assert!(completed.status.success(), "{}", stderr(&completed));
+    assert_eq!(failed.status.code(), Some(1));
+    let runs: Value = serde_json::from_str(&stdout(&listed)).unwrap();
+    assert_eq!(runs.as_array().map(Vec::len), Some(2));
+    assert!(runs.as_array().unwrap().iter().all(|run| run["deployment"] == "adhoc"), "{runs}");
+    assert_eq!(nowhere.status.code(), Some(2));
+    assert!(stderr(&nowhere).contains("pass --server URL (or set WFLOW_SERVER)"), "{}", stderr(&nowhere));
+    assert_eq!(unreachable.status.code(), Some(2));
+    assert!(
+        stderr(&unreachable).contains(&format!("cannot reach the server at {unreachable_url}")),
+        "{}",
+        stderr(&unreachable)
+    );
+}

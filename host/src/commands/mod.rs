@@ -12,10 +12,12 @@ macro_rules! say {
 }
 
 pub mod new;
+pub mod remote;
 pub mod run;
 pub mod runs;
 pub mod schedule;
 pub mod serve;
+pub mod trigger;
 pub mod validate;
 
 use std::path::{Path, PathBuf};

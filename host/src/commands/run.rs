@@ -87,6 +87,38 @@ pub fn execute(args: RunArgs, state_dir: &Path, host_options: &HostOptions) -> S
         }
     };
 
+    let settings = RunSettings {
+        read_cache: !args.no_cache,
+        max_parallel: args.max_parallel.map(|count| count as usize),
+        resume_from: args.resume.clone(),
+        deployment: None,
+        json: args.json,
+        verbose: args.verbose,
+    };
+    run_flow(&flow, opened, &settings, state_dir, host_options)
+}
+
+/// The options of `run_flow`: how to run the flow and print it.
+pub struct RunSettings {
+    pub read_cache: bool,
+    pub max_parallel: Option<usize>,
+    pub resume_from: Option<String>,
+    /// The deployment recorded with the run, for `trigger`.
+    pub deployment: Option<String>,
+    pub json: bool,
+    pub verbose: bool,
+}
+
+/// Runs a loaded flow in this process, on `opened` or a host opened on
+/// `state_dir`, printing each task as it ends and a summary. Ctrl-C or
+/// SIGTERM cancels the run.
+pub fn run_flow(
+    flow: &Flow,
+    opened: Option<Host>,
+    settings: &RunSettings,
+    state_dir: &Path,
+    host_options: &HostOptions,
+) -> Status {
     // Busy tasks yield about every millisecond; checking timers and
     // signals every 4 polls keeps a timeout or Ctrl-C within a few of them.
     let runtime = tokio::runtime::Builder::new_multi_thread().event_interval(4).enable_all().build();
@@ -106,12 +138,13 @@ pub fn execute(args: RunArgs, state_dir: &Path, host_options: &HostOptions) -> S
     };
 
     let options = RunOptions {
-        read_cache: !args.no_cache,
-        max_parallel: args.max_parallel.map(|count| count as usize),
-        resume_from: args.resume.clone(),
+        read_cache: settings.read_cache,
+        max_parallel: settings.max_parallel,
+        resume_from: settings.resume_from.clone(),
+        deployment: settings.deployment.clone(),
         ..RunOptions::default()
     };
-    let printer = Arc::new(Printer::new(&flow, args.json, args.verbose));
+    let printer = Arc::new(Printer::new(flow, settings.json, settings.verbose));
     let cancel = options.cancel.clone();
     runtime.spawn(async move {
         let signal = shutdown_signal().await;
@@ -126,7 +159,7 @@ pub fn execute(args: RunArgs, state_dir: &Path, host_options: &HostOptions) -> S
         // The run stays recorded as running, and the next command marks it crashed.
         std::process::exit(130);
     });
-    let report = match runtime.block_on(host.run(&flow, &options, printer)) {
+    let report = match runtime.block_on(host.run(flow, &options, printer)) {
         Ok(report) => report,
         Err(error) => {
             eprintln!("error: {error:#}");
@@ -134,7 +167,7 @@ pub fn execute(args: RunArgs, state_dir: &Path, host_options: &HostOptions) -> S
         }
     };
 
-    if args.json {
+    if settings.json {
         let json = serde_json::to_string(&report).expect("a run report always serializes");
         say!("{json}");
     } else {

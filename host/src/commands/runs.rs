@@ -11,13 +11,22 @@ use wflow_host::state::{
     LiveEntry, RedbRunStore, RunFilter, RunRecord, RunState, RunStore, StateDir, TaskRecord, live_log_path,
 };
 
+use serde_json::Value;
+
 use super::Status;
+use super::remote::Remote;
 
 /// List past runs, show a run's tasks, or print a run's logs.
 #[derive(Args)]
 pub struct RunsArgs {
     #[command(subcommand)]
     command: RunsCommand,
+
+    /// Ask a running server, such as http://127.0.0.1:7420, instead of
+    /// reading the state directory. WFLOW_SERVER sets it too;
+    /// WFLOW_API_TOKEN gives its token.
+    #[arg(long, global = true, value_name = "URL")]
+    server: Option<String>,
 }
 
 #[derive(Subcommand)]
@@ -65,6 +74,22 @@ enum RunsCommand {
 }
 
 pub fn execute(args: RunsArgs, state_dir: &Path, state_wait: std::time::Duration) -> Status {
+    match Remote::from_flag(args.server.as_deref()) {
+        Ok(Some(remote)) => {
+            return match execute_remote(&remote, args.command) {
+                Ok(()) => Status::Success,
+                Err(error) => {
+                    eprintln!("error: {error:#}");
+                    Status::InvalidInput
+                }
+            };
+        }
+        Ok(None) => {}
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            return Status::InvalidInput;
+        }
+    }
     if let RunsCommand::Logs { run_id, task, json, follow: true } = &args.command {
         return match follow_logs(state_dir, run_id, task.as_deref(), *json) {
             Ok(()) => Status::Success,
@@ -101,7 +126,10 @@ pub fn execute(args: RunsArgs, state_dir: &Path, state_wait: std::time::Duration
 }
 
 fn list(runs: &RedbRunStore, filter: RunFilter, json: bool) -> Result<()> {
-    let records = runs.runs(&filter)?;
+    print_runs(&runs.runs(&filter)?, json)
+}
+
+fn print_runs(records: &[RunRecord], json: bool) -> Result<()> {
     if json {
         say!("{}", serde_json::to_string(&records)?);
         return Ok(());
@@ -113,7 +141,7 @@ fn list(runs: &RedbRunStore, filter: RunFilter, json: bool) -> Result<()> {
     let mut table = Table::new();
     *table.style_mut() = UTF8_BORDERS_ONLY;
     table.set_header(["run id", "flow", "state", "started", "duration"]);
-    for run in &records {
+    for run in records {
         table.add_row([
             run.run_id.clone(),
             run.flow.clone(),
@@ -152,12 +180,18 @@ fn show(runs: &RedbRunStore, run_id: &str, json: bool) -> Result<()> {
         say!("{}", serde_json::to_string(&value)?);
         return Ok(());
     }
+    print_run_table(&run, &tasks);
+    Ok(())
+}
+
+/// Prints a run's header and a table of its task runs.
+fn print_run_table(run: &RunRecord, tasks: &[TaskRecord]) {
     say!("run {} of flow `{}`: {}", run.run_id, run.flow, run.state.name());
     say!("started {}, manifest {}", format_time(run.started_at_ms), run.manifest_path);
     let mut table = Table::new();
     *table.style_mut() = UTF8_BORDERS_ONLY;
     table.set_header(["task", "state", "attempts", "duration", "fuel", "peak memory", "cache", "error"]);
-    for task in &tasks {
+    for task in tasks {
         table.add_row([
             task.task_id.clone(),
             task.state.name().to_string(),
@@ -173,7 +207,6 @@ fn show(runs: &RedbRunStore, run_id: &str, json: bool) -> Result<()> {
         ]);
     }
     say!("{table}");
-    Ok(())
 }
 
 fn logs(runs: &RedbRunStore, run_id: &str, only_task: Option<&str>, json: bool) -> Result<()> {
@@ -217,6 +250,83 @@ fn logs(runs: &RedbRunStore, run_id: &str, only_task: Option<&str>, json: bool) 
         }
     }
     Ok(())
+}
+
+/// Runs a `runs` subcommand against a running server's API.
+fn execute_remote(remote: &Remote, command: RunsCommand) -> Result<()> {
+    match command {
+        RunsCommand::List { flow, state, limit, json } => {
+            let mut query = format!("/api/v1/runs?limit={limit}");
+            if let Some(flow) = flow {
+                query.push_str(&format!("&flow={}", encode_query(&flow)));
+            }
+            if let Some(state) = state {
+                query.push_str(&format!("&state={}", state.name()));
+            }
+            let records: Vec<RunRecord> =
+                serde_json::from_value(remote.get(&query)?).context("the server sent runs in an unknown shape")?;
+            print_runs(&records, json)
+        }
+        RunsCommand::Show { run_id, json } => {
+            let detail = remote.get(&format!("/api/v1/runs/{}", encode_query(&run_id)))?;
+            if json {
+                say!("{detail}");
+                return Ok(());
+            }
+            let run: RunRecord =
+                serde_json::from_value(detail["run"].clone()).context("the server sent a run in an unknown shape")?;
+            let mut tasks: Vec<TaskRecord> =
+                serde_json::from_value(detail["tasks"].clone()).context("the server sent tasks in an unknown shape")?;
+            tasks.sort_by_key(|task| task.started_at_ms);
+            print_run_table(&run, &tasks);
+            Ok(())
+        }
+        RunsCommand::Logs { run_id, task, json, follow } => {
+            let mut path = format!("/api/v1/runs/{}/logs", encode_query(&run_id));
+            if follow {
+                path.push_str("/stream");
+            }
+            if let Some(task) = &task {
+                path.push_str(&format!("?task={}", encode_query(task)));
+            }
+            let print = |entry: Value| -> Result<()> {
+                if let Some(end) = entry.get("end") {
+                    if !json {
+                        say!("run {run_id} ended: {}", end.as_str().unwrap_or("unknown"));
+                    }
+                    return Ok(());
+                }
+                if json {
+                    say!("{entry}");
+                    return Ok(());
+                }
+                let line: LogLine = serde_json::from_value(entry["line"].clone())
+                    .context("the server sent a log line in an unknown shape")?;
+                print_line(entry["task"].as_str().unwrap_or(""), &line);
+                Ok(())
+            };
+            if follow {
+                return remote.stream(&path, print);
+            }
+            match remote.get(&path)? {
+                Value::Array(entries) => entries.into_iter().try_for_each(print),
+                other => bail!("the server sent logs in an unknown shape: {other}"),
+            }
+        }
+    }
+}
+
+/// Percent-encodes `text` for a URL path segment or query value.
+fn encode_query(text: &str) -> String {
+    let mut encoded = String::with_capacity(text.len());
+    for byte in text.bytes() {
+        if byte.is_ascii_alphanumeric() || b"-_.~".contains(&byte) {
+            encoded.push(byte as char);
+        } else {
+            encoded.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    encoded
 }
 
 /// Lists the log keys of a task: its id, then `ID[N]` for each element if mapped.

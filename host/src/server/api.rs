@@ -232,7 +232,7 @@ async fn trigger(
         };
         overrides.push(ParamOverride { name: param, value });
     }
-    match state.server.trigger(&name, &overrides) {
+    match state.server.trigger(&name, &overrides).await {
         Ok(run_id) => {
             tracing::info!(deployment = %name, %run_id, "started a run on request");
             let link = format!("{}/api/v1/runs/{run_id}", state.base_url);
@@ -297,9 +297,19 @@ async fn run_logs(
     if runs.run(&run_id)?.is_none() {
         return Err(unknown_run(&run_id));
     }
+    // A mapped task's elements log under `ID[N]`.
     let tasks: Vec<String> = match query.task {
         Some(task) => vec![task],
-        None => runs.tasks(&run_id)?.into_iter().map(|task| task.task_id).collect(),
+        None => {
+            let mut ids = Vec::new();
+            for task in runs.tasks(&run_id)? {
+                let elements = (0..task.elements.unwrap_or(0)).map(|index| format!("{}[{index}]", task.task_id));
+                let elements: Vec<String> = elements.collect();
+                ids.push(task.task_id);
+                ids.extend(elements);
+            }
+            ids
+        }
     };
     let mut lines = Vec::new();
     for task in tasks {

@@ -214,8 +214,8 @@ impl Server {
 
     /// Starts a run of deployment `name` now, with `overrides` replacing its
     /// parameter values, whatever its schedule and overlap policy. Returns
-    /// the run id.
-    pub fn trigger(self: &Arc<Self>, name: &str, overrides: &[ParamOverride]) -> Result<String, TriggerError> {
+    /// the run id once the run is recorded, so that it can be looked up.
+    pub async fn trigger(self: &Arc<Self>, name: &str, overrides: &[ParamOverride]) -> Result<String, TriggerError> {
         let deployment = self
             .lock()
             .deployments
@@ -231,7 +231,12 @@ impl Server {
         params.extend(overrides.iter().cloned());
         let deployment = Arc::new(Deployment { params, ..(*deployment).clone() });
         deployment.load_flow().map_err(|error| TriggerError::InvalidParams { message: error.to_string() })?;
-        Ok(self.start(deployment, None))
+        let (recorded, is_recorded) = tokio::sync::oneshot::channel();
+        let run_id = self.start(deployment, None, Some(recorded));
+        // An error means the run ended before it was recorded, which the
+        // run's own record or log explains.
+        let _ = is_recorded.await;
+        Ok(run_id)
     }
 
     /// Cancels run `run_id` if this server is running it.
@@ -335,14 +340,20 @@ impl Server {
             }
             _ => {
                 drop(inner);
-                self.start(deployment, Some(fire));
+                self.start(deployment, Some(fire), None);
             }
         }
     }
 
     /// Starts a run of `deployment` on the host, for a fire time or on
-    /// request. Returns the run id.
-    fn start(self: &Arc<Self>, deployment: Arc<Deployment>, fire: Option<Fire>) -> String {
+    /// request. Returns the run id; `recorded` is signalled once the run is
+    /// recorded.
+    fn start(
+        self: &Arc<Self>,
+        deployment: Arc<Deployment>,
+        fire: Option<Fire>,
+        recorded: Option<tokio::sync::oneshot::Sender<()>>,
+    ) -> String {
         let run_id = fire.as_ref().map_or_else(|| uuid::Uuid::now_v7().to_string(), |fire| fire.run_id.clone());
         let cancel = CancellationToken::new();
         let notifier = {
@@ -376,6 +387,7 @@ impl Server {
                         run_id: id.clone(),
                         started_at: Mutex::new(server.clock.now()),
                         alerts,
+                        recorded: Mutex::new(recorded),
                     });
                     let options = RunOptions {
                         run_id: Some(id.clone()),
@@ -413,7 +425,7 @@ impl Server {
             next.and_then(|fire| inner.deployments.get(deployment).cloned().map(|deployment| (deployment, fire)))
         };
         if let Some((deployment, fire)) = next {
-            self.start(deployment, Some(fire));
+            self.start(deployment, Some(fire), None);
         }
         self.run_ended.notify_waiters();
     }
@@ -439,6 +451,8 @@ struct DeploymentRun {
     run_id: String,
     started_at: Mutex<Timestamp>,
     alerts: Option<RunAlerts>,
+    /// Signalled once the run is recorded, for a caller that waits for it.
+    recorded: Mutex<Option<tokio::sync::oneshot::Sender<()>>>,
 }
 
 impl DeploymentRun {
@@ -456,6 +470,9 @@ impl RunObserver for DeploymentRun {
         *self.started_at.lock().unwrap_or_else(|poisoned| poisoned.into_inner()) = now;
         if let Some(alerts) = &self.alerts {
             alerts.run_started(run_id, now);
+        }
+        if let Some(recorded) = self.recorded.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).take() {
+            let _ = recorded.send(());
         }
     }
 
