@@ -318,3 +318,34 @@ async fn overlap_allow_runs_both_at_once() {
     let first_end = runs[0].ended_at_ms.unwrap();
     assert!(runs[1].started_at_ms < first_end, "the second run waited for the first: {runs:#?}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn reload_reports_what_changed() {
+    let sandbox = Sandbox::new();
+    deploy(&sandbox, "kept", "echo", "every = \"1m\"");
+    deploy(&sandbox, "edited", "echo", "every = \"1m\"");
+    let folder = deploy(&sandbox, "dropped", "echo", "every = \"1m\"");
+    let host = Arc::new(sandbox.host());
+    let clock = Arc::new(ManualClock::new(at("2026-03-01T00:00:30Z")));
+    let server = Server::new(host, &folder, clock, Arc::new(Secrets::empty())).unwrap();
+
+    deploy(&sandbox, "edited", "echo", "every = \"5m\"");
+    deploy(&sandbox, "added", "echo", "cron = \"@daily\"");
+    std::fs::remove_file(folder.join("dropped.toml")).unwrap();
+    let changes = server.reload().unwrap();
+
+    assert_eq!(
+        changes,
+        [
+            "added deployment `added`",
+            "changed deployment `edited`",
+            "removed deployment `dropped`",
+            "deployment `added` fires on `@daily` in UTC",
+            "deployment `edited` fires on `@every 5m` in UTC",
+            "deployment `dropped` no longer has a schedule",
+        ]
+    );
+    let names: Vec<String> = server.deployments().iter().map(|deployment| deployment.name.clone()).collect();
+    assert_eq!(names, ["added", "edited", "kept"]);
+    assert_eq!(server.upcoming("edited", 1)[0].timestamp(), at("2026-03-01T00:05:00Z"));
+}

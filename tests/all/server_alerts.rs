@@ -217,3 +217,35 @@ async fn late_and_long_running_alerts() {
     assert_eq!(bodies[0]["started_at"], "2026-03-01T00:01:45Z");
     assert_eq!(bodies[1]["state"], "running");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn flow_that_stops_loading_fails_its_run() {
+    let receiver = Receiver::start().await;
+    let sandbox = Sandbox::new();
+    deploy(&sandbox, "nightly", "echo", "", "[schedule]\nevery = \"1m\"");
+    let clock = clock();
+    let server = start_server(&sandbox, &receiver.url, clock.clone());
+    let serving = tokio::spawn({
+        let server = server.clone();
+        async move { server.serve().await }
+    });
+
+    // The manifest breaks after the deployment was loaded.
+    sandbox.write("flows/fixture.toml", "[flow]\nname = \"fixture\"\n[[tasks]]\n");
+    clock.set("2026-03-01T00:01:00Z".parse().unwrap());
+    let bodies = receiver.received(1).await;
+    server.wait_idle().await;
+    server.shutdown();
+    serving.await.unwrap();
+
+    assert_eq!(bodies.len(), 1, "{bodies:#?}");
+    assert_eq!(bodies[0]["event"], "failed");
+    assert_eq!(bodies[0]["failed_tasks"][0]["task"], "(flow manifest)");
+    let run_id = bodies[0]["run_id"].as_str().unwrap();
+    let run = server.host().runs().run(run_id).unwrap().unwrap();
+    assert_eq!(run.state, RunState::Failed);
+    assert_eq!(run.deployment.as_deref(), Some("nightly"));
+    let error = run.error.unwrap();
+    assert!(error.starts_with("the flow did not load: "), "{error}");
+    assert!(error.contains("fixture.toml"), "{error}");
+}

@@ -438,7 +438,11 @@ async fn cli_trigger_and_runs_use_server() {
     assert!(shown.status.success(), "{}", stderr(&shown));
     assert!(stdout(&shown).starts_with(&format!("run {run_id} of flow `fixture`: failed\n")), "{}", stdout(&shown));
     assert_eq!(missing.status.code(), Some(2));
-    assert!(stderr(&missing).contains("responded 404 Not Found: no deployment is named `absent`"), "{}", stderr(&missing));
+    assert!(
+        stderr(&missing).contains("responded 404 Not Found: no deployment is named `absent`"),
+        "{}",
+        stderr(&missing)
+    );
 }
 
 #[test]

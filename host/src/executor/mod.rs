@@ -171,6 +171,7 @@ impl Executor {
             ended_at_ms: None,
             resumed_from: options.resume_from.clone(),
             deployment: options.deployment.clone(),
+            error: None,
         };
         let reused = match &options.resume_from {
             Some(earlier) => self.reusable_outputs(earlier)?,

@@ -103,6 +103,19 @@ impl RunAlerts {
         self.send(alert);
     }
 
+    /// Sends the failure alert of a run that failed before its flow loaded.
+    pub(super) fn start_failed(&self, run_id: &str, at: Timestamp, error: &str) {
+        self.ended.store(true, Ordering::Relaxed);
+        if !self.on.wants(Event::Failed) {
+            return;
+        }
+        let mut alert = self.alert(Event::Failed, run_id, RunState::Failed, at);
+        alert.ended_at = Some(at);
+        alert.duration_ms = Some(0);
+        alert.failed_tasks.push(FailedTask { task: "(flow manifest)".to_string(), error: error.to_string() });
+        self.send(alert);
+    }
+
     fn alert(&self, event: Event, run_id: &str, state: RunState, started_at: Timestamp) -> Alert {
         let mut alert = Alert::new(event, &self.deployment, &self.flow, run_id, state.name(), started_at);
         alert.scheduled_for = self.slot;

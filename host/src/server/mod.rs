@@ -29,7 +29,7 @@ use crate::Host;
 use crate::executor::{RunObserver, RunOptions, TaskReport};
 use crate::manifest::ParamOverride;
 use crate::runtime::LogLine;
-use crate::state::{AttemptRecord, RedbScheduleStore, RunState, RunStore};
+use crate::state::{AttemptRecord, RedbScheduleStore, RunRecord, RunState, RunStore};
 use alerting::RunAlerts;
 use clock::Clock;
 use deployment::{Deployment, Overlap, load_deployments};
@@ -401,8 +401,8 @@ impl Server {
                     }
                 }
                 Err(error) => {
-                    // TODO: record the failed start as a run, so that the API shows it.
-                    tracing::error!(deployment = %deployment.name, run_id = %id, error = %error, "the deployment's flow does not load; the run did not start");
+                    tracing::error!(deployment = %deployment.name, run_id = %id, error = %error, "the deployment's flow does not load; the run failed before it started");
+                    server.record_failed_start(&deployment, &id, &error.to_string(), notifier, slot, recorded);
                     if let Err(error) = server.lock().scheduler.settle(&deployment.name, &id) {
                         tracing::error!(error = %format!("{error:#}"), "failed to store a fire time that did not start");
                     }
@@ -411,6 +411,58 @@ impl Server {
             server.finish(&deployment.name, &id);
         });
         run_id
+    }
+
+    /// Records a run whose flow did not load as failed, with the error, and
+    /// sends its failure alert, so that the run shows in the API and
+    /// someone hears of it.
+    fn record_failed_start(
+        self: &Arc<Self>,
+        deployment: &Deployment,
+        run_id: &str,
+        error: &str,
+        notifier: Option<Arc<Notifier>>,
+        slot: Option<Timestamp>,
+        recorded: Option<tokio::sync::oneshot::Sender<()>>,
+    ) {
+        let now = self.clock.now();
+        let now_ms = u64::try_from(now.as_millisecond()).unwrap_or(0);
+        let record = RunRecord {
+            run_id: run_id.to_string(),
+            flow: deployment.flow.file_stem().map_or_else(String::new, |stem| stem.to_string_lossy().into_owned()),
+            manifest_path: deployment.flow.display().to_string(),
+            params: deployment
+                .params
+                .iter()
+                .map(|param| (param.name.clone(), serde_json::Value::String(param.value.clone())))
+                .collect(),
+            state: RunState::Failed,
+            started_at_ms: now_ms,
+            ended_at_ms: Some(now_ms),
+            manifest_hash: String::new(),
+            resumed_from: None,
+            deployment: Some(deployment.name.clone()),
+            error: Some(format!("the flow did not load: {error}")),
+        };
+        if let Err(error) = self.host.runs().put_run(&record) {
+            tracing::error!(run_id, error = %format!("{error:#}"), "failed to record a run that did not start");
+        }
+        if let Some(recorded) = recorded {
+            let _ = recorded.send(());
+        }
+        self.metrics.run_ended(&record.flow, RunState::Failed);
+        if let Some(notifier) = notifier {
+            let alerts = RunAlerts {
+                server: self.clone(),
+                notifier,
+                on: deployment.notify.as_ref().map(|notify| notify.on.clone()).unwrap_or_default(),
+                deployment: deployment.name.clone(),
+                flow: record.flow.clone(),
+                slot,
+                ended: Arc::default(),
+            };
+            alerts.start_failed(run_id, now, record.error.as_deref().unwrap_or(error));
+        }
     }
 
     /// Counts a run as ended and starts the next queued fire, if any.

@@ -142,6 +142,10 @@ pub struct RunRecord {
     /// The server deployment that started the run, if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deployment: Option<String>,
+    /// Why the run failed before any task could start, such as a manifest
+    /// that no longer loads.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
 }
 
 /// One attempt of a task run.
