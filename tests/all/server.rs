@@ -85,6 +85,29 @@ fn misfire_policies_after_downtime() {
 }
 
 #[test]
+fn short_interval_downtime_by_policy() {
+    // Every second; down from 00:00:00 to 00:00:30, so 30 fire times are due
+    // at once and only the latest, 00:00:30, is on time.
+    let cases = [
+        ("misfire = \"none\"", 1, "2026-03-01T00:00:30Z"),
+        ("misfire = \"latest\"", 1, "2026-03-01T00:00:30Z"),
+        ("misfire = \"all\"\ncatch_up = \"10s\"", 11, "2026-03-01T00:00:20Z"),
+    ];
+    for (policy, count, first) in cases {
+        let sandbox = Sandbox::new();
+        let folder = deploy(&sandbox, "fast", "echo", &format!("every = \"1s\"\n{policy}"));
+        let mut scheduler = scheduler(&sandbox);
+        scheduler.update(&load(&folder), at("2026-03-01T00:00:00Z"), &|_| false).unwrap();
+
+        let fires = scheduler.due(at("2026-03-01T00:00:30Z")).unwrap();
+
+        assert_eq!(fires.len(), count, "{policy}: {:?}", slots(&fires));
+        assert_eq!(fires[0].slot, at(first), "{policy}");
+        assert_eq!(fires.last().unwrap().slot, at("2026-03-01T00:00:30Z"), "{policy}");
+    }
+}
+
+#[test]
 fn on_time_fires_run_under_every_policy() {
     for policy in ["latest", "all", "none"] {
         let sandbox = Sandbox::new();

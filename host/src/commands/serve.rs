@@ -235,6 +235,13 @@ async fn handle_signals(server: Arc<Server>) {
             _ = terminate.recv() => break,
         }
     }
-    tracing::info!("stopping: running runs are cancelled");
+    tracing::info!("stopping: running runs are cancelled; send the signal again to exit at once");
     server.shutdown();
+    tokio::select! {
+        _ = interrupt.recv() => {}
+        _ = terminate.recv() => {}
+    }
+    tracing::warn!("received a second stop signal: exiting without waiting for the runs to end");
+    // The runs stay recorded as running, and the next start marks them crashed.
+    std::process::exit(130);
 }

@@ -358,17 +358,23 @@ async fn stream_logs(
             let _ = send(&json!({ "end": state })).await;
             return;
         }
-        let mut offset = 0usize;
-        let mut partial = String::new();
-        loop {
-            let text = tokio::fs::read(&path).await.unwrap_or_default();
-            if text.len() > offset {
-                partial.push_str(&String::from_utf8_lossy(&text[offset..]));
-                offset = text.len();
+        // The file is opened once and read from where the last read ended,
+        // so a long log is not read again on every poll.
+        let mut file = match tokio::fs::File::open(&path).await {
+            Ok(file) => file,
+            Err(error) => {
+                let _ = sender.send(Err(error)).await;
+                return;
             }
-            while let Some(end) = partial.find('\n') {
-                let line: String = partial.drain(..=end).collect();
-                let Ok(entry) = serde_json::from_str::<LiveEntry>(line.trim_end()) else {
+        };
+        let mut partial: Vec<u8> = Vec::new();
+        loop {
+            if tokio::io::AsyncReadExt::read_to_end(&mut file, &mut partial).await.is_err() {
+                return;
+            }
+            while let Some(end) = partial.iter().position(|&byte| byte == b'\n') {
+                let line: Vec<u8> = partial.drain(..=end).collect();
+                let Ok(entry) = serde_json::from_slice::<LiveEntry>(&line) else {
                     continue;
                 };
                 let value = match entry {
@@ -382,6 +388,10 @@ async fn stream_logs(
                 if send(&value).await.is_err() {
                     return;
                 }
+            }
+            // A client that went away ends the stream's polling too.
+            if sender.is_closed() {
+                return;
             }
             tokio::time::sleep(STREAM_POLL).await;
         }

@@ -151,6 +151,9 @@ impl Server {
             }
         }
         inner.notifiers = notifiers;
+        // Fires queued for a removed deployment are dropped; the scheduler
+        // removed their stored record with the deployment.
+        inner.queued.retain(|name, _| loaded.iter().any(|deployment| &deployment.name == name));
         inner.deployments =
             loaded.into_iter().map(|deployment| (deployment.name.clone(), Arc::new(deployment))).collect();
         drop(inner);
@@ -473,7 +476,13 @@ impl Server {
             if let Some(count) = inner.active.get_mut(deployment) {
                 *count = count.saturating_sub(1);
             }
-            let next = inner.queued.get_mut(deployment).and_then(VecDeque::pop_front);
+            // While shutting down, queued fires stay stored and start after
+            // the restart instead.
+            let next = if self.shutdown.is_cancelled() {
+                None
+            } else {
+                inner.queued.get_mut(deployment).and_then(VecDeque::pop_front)
+            };
             next.and_then(|fire| inner.deployments.get(deployment).cloned().map(|deployment| (deployment, fire)))
         };
         if let Some((deployment, fire)) = next {

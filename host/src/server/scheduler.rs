@@ -123,12 +123,13 @@ impl Scheduler {
     /// Returns the fires due at `now`, oldest first, and stores the state
     /// that follows them before returning.
     ///
-    /// For each deployment, the fire times from its stored next one up to
-    /// `now` are on time when at most [`ON_TIME_GRACE`] old, and missed
-    /// otherwise. On-time ones run. Missed ones run by the misfire policy: all of those within the catch-up window, only the latest (when
-    /// none is on time), or none. A paused deployment fires nothing and
-    /// moves its next fire time past `now`. Fires stored by an earlier
-    /// process and not started are returned once too.
+    /// Of a deployment's fire times from its stored next one up to `now`,
+    /// the latest is on time when it is at most [`ON_TIME_GRACE`] old, and
+    /// the others were missed. An on-time fire time runs. Missed ones run as
+    /// the misfire policy sets: those within the catch-up window, only the
+    /// latest, or none. A paused deployment fires nothing and moves its next
+    /// fire time past `now`. Fires stored by an earlier process and not
+    /// started are returned once too.
     pub fn due(&mut self, now: Timestamp) -> Result<Vec<Fire>> {
         let mut fires = Vec::new();
         for (name, entry) in &mut self.entries {
@@ -199,45 +200,49 @@ impl Scheduler {
     }
 }
 
-/// Chooses which fire times from `next_ms` up to `now` run. On-time ones
-/// all run, and missed ones by the misfire policy.
+/// Chooses which fire times from `next_ms` up to `now` run.
+///
+/// Only the latest of them can be on time, and only when it is at most
+/// [`ON_TIME_GRACE`] old: the earlier ones were missed, since a later one
+/// came due before they ran. An on-time fire time runs under every policy;
+/// missed ones run by the misfire policy.
 fn choose_slots(settings: &ScheduleSettings, next_ms: i64, now: Timestamp) -> Vec<Timestamp> {
     let schedule = &settings.schedule;
     let stored = Timestamp::from_millisecond(next_ms).unwrap_or(Timestamp::MIN);
-    let grace = SignedDuration::try_from(ON_TIME_GRACE).unwrap_or(SignedDuration::ZERO);
-    let on_time_from = now.checked_sub(grace).unwrap_or(Timestamp::MIN);
-    // `fire_times_between(after, until)` lists the times in (after, until],
-    // so one nanosecond before a bound includes the bound.
-    let just_before = |time: Timestamp| time.checked_sub(SignedDuration::from_nanos(1)).unwrap_or(time);
-    let between = |from: Timestamp, until: Timestamp| -> Vec<Timestamp> {
-        if from > until {
-            return Vec::new();
-        }
-        let found = schedule.fire_times_between(just_before(from), until, MAX_CATCH_UP_FIRES);
-        if found.truncated {
-            tracing::warn!(
-                limit = MAX_CATCH_UP_FIRES,
-                "more fire times to run than the limit; running the oldest ones"
-            );
-        }
-        found.times.into_iter().map(|time| time.timestamp()).collect()
+    let Some(latest) = schedule.last_at_or_before(now).map(|time| time.timestamp()).filter(|latest| *latest >= stored)
+    else {
+        return Vec::new();
     };
+    let grace = SignedDuration::try_from(ON_TIME_GRACE).unwrap_or(SignedDuration::ZERO);
+    let on_time = now.duration_since(latest) <= grace;
 
-    let on_time = between(stored.max(on_time_from), now);
-    let last_missed = just_before(on_time_from);
-    let missed = match settings.misfire {
+    match settings.misfire {
         Misfire::All { catch_up } => {
             let catch_up = SignedDuration::try_from(catch_up).unwrap_or(SignedDuration::MAX);
-            let window_start = now.checked_sub(catch_up).unwrap_or(Timestamp::MIN);
-            between(stored.max(window_start), last_missed)
+            let window_start = now.checked_sub(catch_up).unwrap_or(Timestamp::MIN).max(stored);
+            // `fire_times_between(after, until)` lists the times in (after,
+            // until], so one nanosecond before a bound includes the bound.
+            let after = window_start.checked_sub(SignedDuration::from_nanos(1)).unwrap_or(window_start);
+            let before_latest = latest.checked_sub(SignedDuration::from_nanos(1)).unwrap_or(latest);
+            let mut chosen: Vec<Timestamp> = if after < before_latest {
+                let found = schedule.fire_times_between(after, before_latest, MAX_CATCH_UP_FIRES);
+                if found.truncated {
+                    tracing::warn!(
+                        limit = MAX_CATCH_UP_FIRES,
+                        "more missed fire times in the catch-up window than the limit; running the oldest ones"
+                    );
+                }
+                found.times.into_iter().map(|time| time.timestamp()).collect()
+            } else {
+                Vec::new()
+            };
+            if on_time || latest >= window_start {
+                chosen.push(latest);
+            }
+            chosen
         }
-        Misfire::Latest if on_time.is_empty() => schedule
-            .last_at_or_before(last_missed)
-            .map(|time| time.timestamp())
-            .filter(|time| *time >= stored)
-            .into_iter()
-            .collect(),
-        Misfire::Latest | Misfire::None => Vec::new(),
-    };
-    missed.into_iter().chain(on_time).collect()
+        Misfire::Latest => vec![latest],
+        Misfire::None if on_time => vec![latest],
+        Misfire::None => Vec::new(),
+    }
 }
