@@ -124,7 +124,9 @@ impl Alert {
         let subject = format!("flow `{}` (deployment `{}`)", self.flow, self.deployment);
         match self.event {
             Event::Failed => format!("{subject} failed: {}", self.failure_summary()),
-            Event::Retrying => format!("{subject} failed and will be retried: {}", self.failure_summary()),
+            Event::Retrying => {
+                format!("{subject}: a task attempt failed and will be retried: {}", self.failure_summary())
+            }
             Event::Succeeded => match self.duration_ms {
                 Some(ms) => format!("{subject} succeeded in {}", format_millis(ms)),
                 None => format!("{subject} succeeded"),
@@ -338,12 +340,19 @@ mod tests {
     }
 
     #[test]
+    fn message_uses_task_error_that_names_the_task() {
+        let alert = failed_alert(&[("clean", "task `clean` failed: bad row")]);
+        assert_eq!(alert.message(), "flow `flights` (deployment `nightly`) failed: task `clean` failed: bad row");
+    }
+
+    #[test]
     fn message_retrying() {
         let mut alert = failed_alert(&[("fetch", "connection reset")]);
         alert.event = Event::Retrying;
         assert_eq!(
             alert.message(),
-            "flow `flights` (deployment `nightly`) failed and will be retried: task `fetch` failed: connection reset"
+            "flow `flights` (deployment `nightly`): a task attempt failed and will be retried: task `fetch` failed: \
+             connection reset"
         );
     }
 

@@ -365,7 +365,7 @@ async fn reload_reports_what_changed() {
             "removed deployment `dropped`",
             "deployment `added` fires on `@daily` in UTC",
             "deployment `edited` fires on `@every 5m` in UTC",
-            "deployment `dropped` no longer has a schedule",
+            "deployment `dropped` no longer has a schedule; its stored state is kept",
         ]
     );
     let names: Vec<String> = server.deployments().iter().map(|deployment| deployment.name.clone()).collect();

@@ -179,8 +179,8 @@ async fn retry_and_success_events_when_asked() {
 
     let events: Vec<&str> = bodies.iter().map(|body| body["event"].as_str().unwrap()).collect();
     assert_eq!(events, ["retrying", "retrying", "succeeded"]);
-    assert_eq!(bodies[0]["failed_tasks"][0]["task"], "only (attempt 1)");
-    assert_eq!(bodies[1]["failed_tasks"][0]["error"], "task `only` failed: attempt 2 fails on purpose");
+    assert_eq!(bodies[0]["failed_tasks"][0]["task"], "only");
+    assert_eq!(bodies[1]["failed_tasks"][0]["error"], "attempt 2: task `only` failed: attempt 2 fails on purpose");
     assert_eq!(bodies[2]["state"], "completed");
 }
 

@@ -480,3 +480,35 @@ fn cli_trigger_runs_deployment_locally() {
         stderr(&unreachable)
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn request_errors_are_json() {
+    let sandbox = Sandbox::new();
+    deploy(&sandbox, "adhoc", "echo", "");
+    let api = Api::start(&sandbox, None).await;
+    let trigger_url = format!("{}/api/v1/deployments/adhoc/runs", api.base);
+
+    let no_content_type = api.client.post(&trigger_url).body(r#"{"params": {"mode": [1]}}"#).send().await.unwrap();
+    let not_json =
+        api.client.post(&trigger_url).header("content-type", "application/json").body("{").send().await.unwrap();
+    let wrong_method = api.client.get(&trigger_url).send().await.unwrap();
+    let no_route = api.client.get(format!("{}/api/v2/everything", api.base)).send().await.unwrap();
+    let bad_limit = api.client.get(format!("{}/api/v1/runs?limit=many", api.base)).send().await.unwrap();
+    let mut outcomes = Vec::new();
+    for response in [no_content_type, not_json, wrong_method, no_route, bad_limit] {
+        let status = response.status();
+        let body: Value = response.json().await.unwrap_or(Value::Null);
+        outcomes.push((status, body));
+    }
+    api.stop().await;
+
+    let statuses: Vec<u16> = outcomes.iter().map(|(status, _)| status.as_u16()).collect();
+    // A body without a content type is still read, so its bad value shows.
+    assert_eq!(statuses, [400, 400, 405, 404, 400]);
+    for (status, body) in &outcomes {
+        assert!(body["error"].as_str().is_some_and(|error| !error.is_empty()), "{status}: {body}");
+    }
+    assert_eq!(outcomes[0].1["error"], "parameter `mode` is [1]; give a string, a number or a boolean");
+    assert!(outcomes[1].1["error"].as_str().unwrap().starts_with("the request body is not a JSON object"));
+    assert_eq!(outcomes[3].1["error"], "no such route; GET /openapi.json lists them");
+}

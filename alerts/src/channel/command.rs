@@ -128,6 +128,8 @@ impl Invocation {
         let mut command = tokio::process::Command::new(&self.program);
         command
             .args(&self.args)
+            // The server's API token is not the command's to use.
+            .env_remove("WFLOW_API_TOKEN")
             .envs(self.env.iter().map(|(name, value)| (name, value.expose())))
             .stdin(Stdio::piped())
             .stdout(Stdio::null())

@@ -142,6 +142,14 @@ impl Prepared {
     fn new(target: Target, mut secret_values: Vec<String>) -> Self {
         // Sorted from the longest value down, so that a URL is replaced whole
         // before its path.
+        // A value such as `Bearer TOKEN` may be echoed in parts, so each
+        // part of 8 characters or more is a secret too.
+        let parts: Vec<String> = secret_values
+            .iter()
+            .flat_map(|value| value.split_whitespace().filter(|part| part.len() >= 8 && *part != value.as_str()))
+            .map(str::to_string)
+            .collect();
+        secret_values.extend(parts);
         secret_values.retain(|value| !value.is_empty());
         secret_values.sort_by_key(|value| std::cmp::Reverse(value.len()));
         secret_values.dedup();

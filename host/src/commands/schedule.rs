@@ -118,8 +118,9 @@ fn describe(time: &Zoned) -> String {
 }
 
 /// Parses `--from`: an RFC 3339 time with an offset, or a civil date and
-/// time read in `zone`. A civil time that a DST change skips or repeats
-/// takes the earlier of its two readings, as jiff's `compatible` rule does.
+/// time read in `zone`. A civil time that a DST change repeats takes its
+/// earlier instant, and one that it skips the later, as jiff's `compatible`
+/// rule does.
 fn parse_time(text: &str, zone: &TimeZone) -> Result<Timestamp, String> {
     if let Ok(timestamp) = text.parse::<Timestamp>() {
         return Ok(timestamp);

@@ -16,6 +16,9 @@ use super::{Status, current_dir};
 /// How often the server checks the deployments for changes.
 const WATCH_PERIOD: Duration = Duration::from_secs(2);
 
+/// The shortest API token accepted.
+const MIN_TOKEN_CHARS: usize = 16;
+
 /// The environment variable that contains the API's bearer token.
 pub const TOKEN_ENV: &str = "WFLOW_API_TOKEN";
 
@@ -161,6 +164,22 @@ pub fn execute(args: ServeArgs, state_dir: &Path, host_options: &HostOptions) ->
 fn read_token(token_file: Option<&Path>) -> Result<Option<String>, String> {
     let (token, source) = match token_file {
         Some(path) => {
+            #[cfg(unix)]
+            {
+                use std::os::unix::fs::PermissionsExt as _;
+                let mode = std::fs::metadata(path)
+                    .map_err(|error| format!("cannot read the token file `{}`: {error}", path.display()))?
+                    .permissions()
+                    .mode();
+                if mode & 0o077 != 0 {
+                    return Err(format!(
+                        "the token file `{}` can be read by other users (mode {:o}); run `chmod 600 {}`",
+                        path.display(),
+                        mode & 0o777,
+                        path.display()
+                    ));
+                }
+            }
             let text = std::fs::read_to_string(path)
                 .map_err(|error| format!("cannot read the token file `{}`: {error}", path.display()))?;
             (text.lines().next().unwrap_or("").trim().to_string(), format!("token file `{}`", path.display()))
@@ -170,8 +189,11 @@ fn read_token(token_file: Option<&Path>) -> Result<Option<String>, String> {
             Err(_) => return Ok(None),
         },
     };
-    if token.is_empty() {
-        return Err(format!("the {source} gives an empty token; give at least 32 random characters"));
+    if token.chars().count() < MIN_TOKEN_CHARS {
+        return Err(format!(
+            "the {source} gives a token of {} characters; give at least {MIN_TOKEN_CHARS} random characters",
+            token.chars().count()
+        ));
     }
     Ok(Some(token))
 }

@@ -7,9 +7,9 @@
 //! is recorded with the run (`RedbAlertLog`), and the API shows it.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 
 use jiff::{SignedDuration, Timestamp};
+use tokio_util::sync::CancellationToken;
 use wflow_alerts::{Alert, Event, FailedTask, Notifier, NotifyOn};
 
 use super::Server;
@@ -24,8 +24,8 @@ pub(super) struct RunAlerts {
     pub(super) flow: String,
     /// The fire time the run is for; `None` for a run started on request.
     pub(super) slot: Option<Timestamp>,
-    /// Set when the run ends, so that a long-running alert is not sent after it.
-    pub(super) ended: Arc<AtomicBool>,
+    /// Cancelled when the run ends, which also stops the long-running timer.
+    pub(super) ended: CancellationToken,
 }
 
 impl RunAlerts {
@@ -45,11 +45,13 @@ impl RunAlerts {
             let alert = self.alert(Event::LongRunning, run_id, RunState::Running, started_at);
             let sender = self.sender();
             tokio::spawn(async move {
-                tokio::time::sleep(longer_than).await;
-                if !ended.load(Ordering::Relaxed) {
-                    let mut alert = alert;
-                    alert.duration_ms = Some(u64::try_from(longer_than.as_millis()).unwrap_or(u64::MAX));
-                    sender.send(alert);
+                tokio::select! {
+                    () = ended.cancelled() => {}
+                    () = tokio::time::sleep(longer_than) => {
+                        let mut alert = alert;
+                        alert.duration_ms = Some(u64::try_from(longer_than.as_millis()).unwrap_or(u64::MAX));
+                        sender.send(alert);
+                    }
                 }
             });
         }
@@ -62,7 +64,9 @@ impl RunAlerts {
         }
         let mut alert = self.alert(Event::Retrying, run_id, RunState::Running, started_at);
         let error = attempt.error.clone().unwrap_or_else(|| "failed without a message".to_string());
-        alert.failed_tasks.push(FailedTask { task: format!("{task} (attempt {})", attempt.attempt), error });
+        alert
+            .failed_tasks
+            .push(FailedTask { task: task.to_string(), error: format!("attempt {}: {error}", attempt.attempt) });
         self.send(alert);
     }
 
@@ -70,7 +74,7 @@ impl RunAlerts {
     /// for one: a failure (`failed` or `timed_out`), or a success when asked
     /// for. A cancelled run gets none, since someone cancelled it.
     pub(super) fn run_ended(&self, run_id: &str, started_at: Timestamp, state: RunState) {
-        self.ended.store(true, Ordering::Relaxed);
+        self.ended.cancel();
         let event = match state {
             RunState::Completed => Event::Succeeded,
             RunState::Failed | RunState::TimedOut | RunState::Crashed => Event::Failed,
@@ -105,7 +109,7 @@ impl RunAlerts {
 
     /// Sends the failure alert of a run that failed before its flow loaded.
     pub(super) fn start_failed(&self, run_id: &str, at: Timestamp, error: &str) {
-        self.ended.store(true, Ordering::Relaxed);
+        self.ended.cancel();
         if !self.on.wants(Event::Failed) {
             return;
         }

@@ -62,7 +62,42 @@ pub fn router(server: Arc<Server>, state_dir: PathBuf, token: Option<&str>, base
         .route("/api/v1/runs/{run_id}/logs/stream", get(stream_logs))
         .route("/api/v1/runs/{run_id}/cancel", post(cancel_run))
         .layer(middleware::from_fn_with_state(state.clone(), require_token));
-    Router::new().route("/healthz", get(|| async { "ok" })).merge(api).with_state(state)
+    Router::new()
+        .route("/healthz", get(|| async { "ok" }))
+        .merge(api)
+        .fallback(|| async {
+            ApiError(StatusCode::NOT_FOUND, "no such route; GET /openapi.json lists them".to_string())
+        })
+        .layer(middleware::map_response(json_errors))
+        .with_state(state)
+}
+
+/// The most bytes of a plain-text error that [`json_errors`] keeps.
+const MAX_ERROR_TEXT: usize = 4096;
+
+/// Turns the plain-text errors of axum's extractors (a bad query, a body
+/// that is not JSON or lacks its content type, a wrong method) into the
+/// API's `{"error": message}` form.
+async fn json_errors(response: Response) -> Response {
+    let status = response.status();
+    let is_json = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .is_some_and(|value| value.starts_with("application/json"));
+    if status.as_u16() < 400 || is_json {
+        return response;
+    }
+    let text = match axum::body::to_bytes(response.into_body(), MAX_ERROR_TEXT).await {
+        Ok(bytes) if !bytes.is_empty() => String::from_utf8_lossy(&bytes).into_owned(),
+        _ => status.canonical_reason().unwrap_or("request failed").to_lowercase(),
+    };
+    let hint = match status {
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => "; send the header `Content-Type: application/json`",
+        StatusCode::METHOD_NOT_ALLOWED => "; GET /openapi.json lists each route's methods",
+        _ => "",
+    };
+    ApiError(status, format!("{text}{hint}")).into_response()
 }
 
 /// An error response: a status and `{"error": message}`.
@@ -214,9 +249,20 @@ struct TriggerBody {
 async fn trigger(
     State(state): State<ApiState>,
     Path(name): Path<String>,
-    body: Option<Json<TriggerBody>>,
+    body: axum::body::Bytes,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
-    let body = body.map(|Json(body)| body).unwrap_or_default();
+    // The body is read as JSON whatever its content type, so that a client
+    // that forgets the header does not have its parameters ignored.
+    let body: TriggerBody = if body.iter().all(u8::is_ascii_whitespace) {
+        TriggerBody::default()
+    } else {
+        serde_json::from_slice(&body).map_err(|error| {
+            ApiError(
+                StatusCode::BAD_REQUEST,
+                format!("the request body is not a JSON object like {{\"params\": {{\"NAME\": \"VALUE\"}}}}: {error}"),
+            )
+        })?
+    };
     let mut overrides = Vec::new();
     for (param, value) in body.params {
         let value = match value {

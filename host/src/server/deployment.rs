@@ -322,6 +322,12 @@ fn check_deployment(
 fn check_schedule(map: &SourceMap<'_>, raw: &Spanned<RawSchedule>, name: &str) -> Result<ScheduleSettings, Diagnostic> {
     let at = |span: std::ops::Range<usize>| map.locate(span.start);
     let table = raw.get_ref();
+    if let Some(every) = &table.every
+        && every.get_ref().contains("from")
+    {
+        return Err(Diagnostic::new(at(every.span()), "`every` takes only a duration, such as \"15m\"")
+            .with_help("put the anchor time in `anchor`"));
+    }
     let spec = match (&table.cron, &table.every, &table.anchor) {
         (Some(cron), None, None) => cron.get_ref().clone(),
         (None, Some(every), None) => format!("@every {}", every.get_ref()),

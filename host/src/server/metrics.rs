@@ -5,7 +5,7 @@
 //! | --- | --- | --- |
 //! | `wflow_runs_total` | counter | `flow`, `state`: runs that ended |
 //! | `wflow_runs_active` | gauge | runs started and not ended |
-//! | `wflow_task_duration_seconds` | histogram | `flow`, `state`: tasks that ended, cache hits included |
+//! | `wflow_task_duration_seconds` | histogram | `flow`, `state`: tasks that completed or failed, cache hits included |
 //! | `wflow_cache_lookups_total` | counter | `flow`, `result` (`hit` or `miss`): tasks with caching on |
 //! | `wflow_attempts_active` | gauge | task attempts running or waiting for a pool slot |
 //! | `wflow_fires_queued` | gauge | fire times waiting behind a running run (`overlap = "queue"`) |
@@ -19,7 +19,7 @@ use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 
 use crate::executor::TaskReport;
-use crate::state::RunState;
+use crate::state::{RunState, TaskState};
 
 /// The content type of the OpenMetrics text format.
 pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
@@ -48,9 +48,9 @@ pub struct Metrics {
     fires_queued: Gauge,
 }
 
-/// Task durations from 100 µs to about 28 hours.
+/// Task durations from 100 µs to about 30 hours (0.0001 × 4^15 s).
 fn task_histogram() -> Histogram {
-    Histogram::new(exponential_buckets(0.0001, 4.0, 14))
+    Histogram::new(exponential_buckets(0.0001, 4.0, 16))
 }
 
 impl Metrics {
@@ -107,6 +107,10 @@ impl Metrics {
     /// Records a task of `flow` that ended; `cached` says whether the task
     /// had caching on, so that its lookup counts as a hit or a miss.
     pub fn task_finished(&self, flow: &str, report: &TaskReport, cached: bool) {
+        // A skipped or cancelled task never looked up its output or ran.
+        if matches!(report.state, TaskState::Skipped | TaskState::Cancelled) {
+            return;
+        }
         let labels = StateLabels { flow: flow.to_string(), state: report.state.name().to_string() };
         self.task_seconds.get_or_create(&labels).observe(report.duration.as_secs_f64());
         if cached {

@@ -378,7 +378,7 @@ impl Server {
                         deployment: deployment.name.clone(),
                         flow: flow.name.clone(),
                         slot,
-                        ended: Arc::default(),
+                        ended: CancellationToken::new(),
                     });
                     let cached_tasks =
                         flow.tasks.iter().filter(|task| task.cache.enabled).map(|task| task.id.clone()).collect();
@@ -462,7 +462,7 @@ impl Server {
                 deployment: deployment.name.clone(),
                 flow: record.flow.clone(),
                 slot,
-                ended: Arc::default(),
+                ended: CancellationToken::new(),
             };
             alerts.start_failed(run_id, now, record.error.as_deref().unwrap_or(error));
         }

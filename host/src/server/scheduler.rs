@@ -63,7 +63,8 @@ impl Scheduler {
     /// the next [`Scheduler::due`]. A new or changed schedule starts at its
     /// first fire time after `now`. Stored fires whose run `run_exists`
     /// already recorded are dropped, because their run started before a
-    /// crash. The records of removed deployments are deleted.
+    /// crash. The records of removed deployments stay stored, so that a
+    /// deployment file that was invalid or missing for a while resumes.
     pub fn update(
         &mut self,
         deployments: &[Deployment],
@@ -112,9 +113,10 @@ impl Scheduler {
                 Entry { settings: settings.clone(), paused: deployment.paused, record, handed_out },
             );
         }
+        // The stored state of a deployment that disappeared is kept: a file
+        // that was broken or moved for a moment resumes where it left off.
         for name in std::mem::take(&mut self.entries).into_keys() {
-            self.store.remove(&name)?;
-            changes.push(format!("deployment `{name}` no longer has a schedule"));
+            changes.push(format!("deployment `{name}` no longer has a schedule; its stored state is kept"));
         }
         self.entries = kept;
         Ok(changes)
@@ -166,6 +168,7 @@ impl Scheduler {
         let Some(entry) = self.entries.get_mut(deployment) else {
             return Ok(());
         };
+        entry.handed_out.remove(run_id);
         let before = entry.record.pending.len();
         entry.record.pending.retain(|fire| fire.run_id != run_id);
         if entry.record.pending.len() != before {
