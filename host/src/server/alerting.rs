@@ -128,7 +128,11 @@ impl RunAlerts {
     }
 
     fn sender(&self) -> AlertSender {
-        AlertSender { notifier: self.notifier.clone(), log: RedbAlertLog::new(self.server.host.state().database()) }
+        AlertSender {
+            notifier: self.notifier.clone(),
+            log: RedbAlertLog::new(self.server.host.state().database()),
+            tracker: self.server.deliveries.clone(),
+        }
     }
 
     fn send(&self, alert: Alert) {
@@ -140,13 +144,15 @@ impl RunAlerts {
 struct AlertSender {
     notifier: Arc<Notifier>,
     log: RedbAlertLog,
+    tracker: tokio_util::task::TaskTracker,
 }
 
 impl AlertSender {
     /// Delivers `alert` on its own task, then records each channel's outcome
     /// with the run. The notifier logs each failed delivery.
     fn send(self, alert: Alert) {
-        tokio::spawn(async move {
+        let tracker = self.tracker.clone();
+        tracker.spawn(async move {
             let deliveries = self.notifier.deliver(&alert).await;
             let record = AlertRecord {
                 event: alert.event.as_str().to_string(),

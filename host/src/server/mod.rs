@@ -39,6 +39,9 @@ use scheduler::{Fire, Scheduler};
 /// database could not be written) before it tries again.
 const RETRY_AFTER_ERROR: Duration = Duration::from_secs(5);
 
+/// How long a stopping server waits for alert deliveries in flight.
+const DELIVERY_DRAIN: Duration = Duration::from_secs(30);
+
 /// The maximum number of fires a deployment with `overlap = "queue"` keeps waiting;
 /// later ones are skipped and logged.
 const MAX_QUEUED_FIRES: usize = 100;
@@ -58,6 +61,8 @@ pub struct Server {
     /// The API's base URL, for links in alerts, once the API listens.
     base_url: Mutex<Option<String>>,
     metrics: metrics::Metrics,
+    /// Alert deliveries in flight, which the server waits for when it stops.
+    deliveries: tokio_util::task::TaskTracker,
 }
 
 struct Inner {
@@ -103,6 +108,7 @@ impl Server {
             secrets,
             base_url: Mutex::new(None),
             metrics: metrics::Metrics::new(),
+            deliveries: tokio_util::task::TaskTracker::new(),
         });
         server.reload()?;
         Ok(server)
@@ -309,6 +315,13 @@ impl Server {
             }
         }
         self.wait_idle().await;
+        self.deliveries.close();
+        if tokio::time::timeout(DELIVERY_DRAIN, self.deliveries.wait()).await.is_err() {
+            tracing::warn!(
+                pending = self.deliveries.len(),
+                "stopped without waiting longer for alert deliveries; their outcomes are not recorded"
+            );
+        }
     }
 
     /// Applies the deployment's overlap policy to `fire`: starts its run, or
