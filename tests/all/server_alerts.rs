@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 use wflow_alerts::Secrets;
 use wflow_host::server::Server;
 use wflow_host::server::clock::ManualClock;
-use wflow_host::state::{RedbAlertLog, RunState, RunStore};
+use wflow_host::state::{RedbAlertLog, RunRecord, RunState, RunStore};
 
 use crate::support::{self, Sandbox};
 
@@ -248,4 +248,39 @@ async fn flow_that_stops_loading_fails_its_run() {
     let error = run.error.unwrap();
     assert!(error.starts_with("the flow did not load: "), "{error}");
     assert!(error.contains("fixture.toml"), "{error}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn crashed_run_alerts_at_next_start() {
+    let receiver = Receiver::start().await;
+    let sandbox = Sandbox::new();
+    deploy(&sandbox, "nightly", "echo", "", "");
+    // A run that its process left as running, as a SIGKILL would.
+    {
+        let host = sandbox.host();
+        let record = RunRecord {
+            run_id: "01a24400-0000-7000-8000-000000000001".to_string(),
+            flow: "fixture".to_string(),
+            manifest_path: "fixture.toml".to_string(),
+            params: serde_json::Map::new(),
+            state: RunState::Running,
+            started_at_ms: 1_772_323_200_000,
+            ended_at_ms: None,
+            manifest_hash: String::new(),
+            resumed_from: None,
+            deployment: Some("nightly".to_string()),
+            error: None,
+        };
+        host.runs().put_run(&record).unwrap();
+    }
+
+    let server = start_server(&sandbox, &receiver.url, clock());
+    let bodies = receiver.received(1).await;
+    server.shutdown();
+    server.serve().await;
+
+    assert_eq!(bodies.len(), 1, "{bodies:#?}");
+    assert_eq!(bodies[0]["event"], "failed");
+    assert_eq!(bodies[0]["state"], "crashed");
+    assert_eq!(bodies[0]["run_id"], "01a24400-0000-7000-8000-000000000001");
 }

@@ -96,6 +96,9 @@ pub fn execute(args: ServeArgs, state_dir: &Path, host_options: &HostOptions) ->
             return Status::HostError;
         }
     };
+    // The server starts tasks (alerts about runs of an earlier process) as
+    // it is created.
+    let _entered = runtime.enter();
     let host = match Host::open_with(state_dir, host_options) {
         Ok(host) => Arc::new(host),
         Err(error) => {

@@ -111,7 +111,42 @@ impl Server {
             deliveries: tokio_util::task::TaskTracker::new(),
         });
         server.reload()?;
+        server.alert_crashed_runs();
         Ok(server)
+    }
+
+    /// Sends the failure alerts of the deployment runs that the last
+    /// process left behind: the state directory marked them as crashed when
+    /// it opened.
+    fn alert_crashed_runs(self: &Arc<Self>) {
+        let runs = self.host.runs();
+        for run_id in self.host.state().crashed_runs() {
+            let Ok(Some(run)) = runs.run(run_id) else {
+                continue;
+            };
+            let Some(name) = &run.deployment else {
+                continue;
+            };
+            let (deployment, notifier) = {
+                let inner = self.lock();
+                (inner.deployments.get(name).cloned(), inner.notifiers.get(name).cloned())
+            };
+            let (Some(deployment), Some(notifier)) = (deployment, notifier) else {
+                continue;
+            };
+            let started_at = Timestamp::from_millisecond(i64::try_from(run.started_at_ms).unwrap_or(0))
+                .unwrap_or(Timestamp::UNIX_EPOCH);
+            let alerts = RunAlerts {
+                server: self.clone(),
+                notifier,
+                on: deployment.notify.as_ref().map(|notify| notify.on.clone()).unwrap_or_default(),
+                deployment: name.clone(),
+                flow: run.flow.clone(),
+                slot: None,
+                ended: CancellationToken::new(),
+            };
+            alerts.run_ended(run_id, started_at, RunState::Crashed);
+        }
     }
 
     fn lock(&self) -> MutexGuard<'_, Inner> {

@@ -52,6 +52,8 @@ const ARTIFACT_DIR: &str = "artifacts";
 pub struct StateDir {
     path: PathBuf,
     database: StateDatabase,
+    /// The runs that opening marked as crashed.
+    crashed: Vec<String>,
 }
 
 impl StateDir {
@@ -102,10 +104,16 @@ impl StateDir {
         let database = StateDatabase::new(database);
         remove_live_logs(path);
         let crashed = RedbRunStore::new(database.clone()).mark_crashed()?;
-        for run_id in crashed {
+        for run_id in &crashed {
             tracing::warn!(%run_id, "marked a run whose process ended without recording its end as crashed");
         }
-        Ok(StateDir { path: path.to_path_buf(), database })
+        Ok(StateDir { path: path.to_path_buf(), database, crashed })
+    }
+
+    /// Returns the ids of the runs that opening the directory marked as
+    /// crashed: their process ended without recording their end.
+    pub fn crashed_runs(&self) -> &[String] {
+        &self.crashed
     }
 
     /// The directory itself.
