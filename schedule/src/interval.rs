@@ -122,6 +122,8 @@ fn parse_duration(text: &str) -> Result<i64, ScheduleError> {
     let too_long = || ScheduleError::IntervalTooLong { text: text.to_owned(), max_seconds: i64::MAX };
     let mut total: i64 = 0;
     let mut rest = text;
+    // The largest unit first and each unit once, as in `1d12h` or `1h30m`.
+    let mut previous_unit_seconds = i64::MAX;
     while !rest.is_empty() {
         let digits_end = rest.find(|ch: char| !ch.is_ascii_digit()).unwrap_or(rest.len());
         let (digits, after_digits) = rest.split_at(digits_end);
@@ -136,6 +138,13 @@ fn parse_duration(text: &str) -> Result<i64, ScheduleError> {
         let Some((_, unit_seconds)) = UNITS.iter().find(|(name, _)| *name == unit) else {
             return Err(invalid(format!("unknown unit `{unit}`; use s, m, h or d (lower case)")));
         };
+
+        if *unit_seconds >= previous_unit_seconds {
+            return Err(invalid(format!(
+                "unit `{unit}` comes after a unit that is not larger; write each unit once, largest first, as in `1h30m`"
+            )));
+        }
+        previous_unit_seconds = *unit_seconds;
 
         // Digits that overflow i64 are too long like any other large value.
         let count = digits.parse::<i64>().map_err(|_| too_long())?;
