@@ -55,6 +55,20 @@ fn scheduler(sandbox: &Sandbox) -> Scheduler {
     Scheduler::new(Arc::new(RedbScheduleStore::new(state.database())))
 }
 
+/// Calls `due` and fails the test on a storage error.
+trait DueOk {
+    fn due_ok(&mut self, now: Timestamp) -> Result<Vec<Fire>, anyhow::Error>;
+}
+
+impl DueOk for Scheduler {
+    fn due_ok(&mut self, now: Timestamp) -> Result<Vec<Fire>, anyhow::Error> {
+        match self.due(now) {
+            (fires, None) => Ok(fires),
+            (_, Some(error)) => Err(error),
+        }
+    }
+}
+
 fn slots(fires: &[Fire]) -> Vec<String> {
     fires.iter().map(|fire| fire.slot.to_string()).collect()
 }
@@ -77,7 +91,7 @@ fn misfire_policies_after_downtime() {
         let mut scheduler = scheduler(&sandbox);
         scheduler.update(&load(&folder), at("2026-03-01T00:10:00Z"), &|_| false).unwrap();
 
-        let fires = scheduler.due(at("2026-03-01T05:30:00Z")).unwrap();
+        let fires = scheduler.due_ok(at("2026-03-01T05:30:00Z")).unwrap();
 
         assert_eq!(slots(&fires), expected, "{policy}");
         assert_eq!(scheduler.next_wake(), Some(at("2026-03-01T06:00:00Z")), "{policy}");
@@ -99,7 +113,7 @@ fn short_interval_downtime_by_policy() {
         let mut scheduler = scheduler(&sandbox);
         scheduler.update(&load(&folder), at("2026-03-01T00:00:00Z"), &|_| false).unwrap();
 
-        let fires = scheduler.due(at("2026-03-01T00:00:30Z")).unwrap();
+        let fires = scheduler.due_ok(at("2026-03-01T00:00:30Z")).unwrap();
 
         assert_eq!(fires.len(), count, "{policy}: {:?}", slots(&fires));
         assert_eq!(fires[0].slot, at(first), "{policy}");
@@ -115,8 +129,8 @@ fn on_time_fires_run_under_every_policy() {
         let mut scheduler = scheduler(&sandbox);
         scheduler.update(&load(&folder), at("2026-03-01T00:10:00Z"), &|_| false).unwrap();
 
-        let early = scheduler.due(at("2026-03-01T00:59:59Z")).unwrap();
-        let late_wake_up = scheduler.due(at("2026-03-01T01:00:30Z")).unwrap();
+        let early = scheduler.due_ok(at("2026-03-01T00:59:59Z")).unwrap();
+        let late_wake_up = scheduler.due_ok(at("2026-03-01T01:00:30Z")).unwrap();
 
         assert!(early.is_empty(), "{policy}: {early:?}");
         assert_eq!(slots(&late_wake_up), ["2026-03-01T01:00:00Z"], "{policy}");
@@ -137,7 +151,7 @@ fn restart_resumes_stored_next_fire() {
     // that fire times were missed. Recomputing from the restart would not.
     let mut second = scheduler(&sandbox);
     second.update(&deployments, at("2026-03-01T03:30:00Z"), &|_| false).unwrap();
-    let fires = second.due(at("2026-03-01T03:30:00Z")).unwrap();
+    let fires = second.due_ok(at("2026-03-01T03:30:00Z")).unwrap();
 
     assert_eq!(slots(&fires), ["2026-03-01T03:00:00Z"]);
 }
@@ -154,7 +168,7 @@ fn restart_neither_repeats_nor_loses_fires() {
     let chosen = {
         let mut first = scheduler(&sandbox);
         first.update(&deployments, start, &|_| false).unwrap();
-        first.due(due).unwrap()
+        first.due_ok(due).unwrap()
     };
     assert_eq!(chosen.len(), 1);
 
@@ -162,8 +176,8 @@ fn restart_neither_repeats_nor_loses_fires() {
     // once; after it is settled it never comes back.
     let mut second = scheduler(&sandbox);
     second.update(&deployments, due, &|_| false).unwrap();
-    let again = second.due(due).unwrap();
-    let twice = second.due(due).unwrap();
+    let again = second.due_ok(due).unwrap();
+    let twice = second.due_ok(due).unwrap();
     assert_eq!(again, chosen);
     assert!(twice.is_empty(), "{twice:?}");
     second.settle("hourly", &chosen[0].run_id).unwrap();
@@ -171,17 +185,17 @@ fn restart_neither_repeats_nor_loses_fires() {
 
     let mut third = scheduler(&sandbox);
     third.update(&deployments, due, &|_| false).unwrap();
-    assert!(third.due(due).unwrap().is_empty());
+    assert!(third.due_ok(due).unwrap().is_empty());
 
     // A crash after the run was recorded but before the fire was settled:
     // the recorded run id is dropped instead of run again.
-    let next = third.due(at("2026-03-01T02:00:00Z")).unwrap();
+    let next = third.due_ok(at("2026-03-01T02:00:00Z")).unwrap();
     assert_eq!(next.len(), 1);
     drop(third);
     let mut fourth = scheduler(&sandbox);
     let recorded = next[0].run_id.clone();
     fourth.update(&deployments, at("2026-03-01T02:00:01Z"), &|run_id| run_id == recorded).unwrap();
-    assert!(fourth.due(at("2026-03-01T02:00:01Z")).unwrap().is_empty());
+    assert!(fourth.due_ok(at("2026-03-01T02:00:01Z")).unwrap().is_empty());
 }
 
 #[test]
@@ -195,7 +209,7 @@ fn daily_job_in_spring_gap_fires_once() {
     let mut fired = Vec::new();
     for _ in 0..4 {
         let wake = scheduler.next_wake().unwrap();
-        fired.extend(slots(&scheduler.due(wake).unwrap()));
+        fired.extend(slots(&scheduler.due_ok(wake).unwrap()));
     }
 
     // 02:30 does not exist on 2026-03-08: that day fires at 03:00 EDT.

@@ -320,15 +320,13 @@ impl Server {
     pub async fn serve(self: &Arc<Self>) {
         loop {
             let now = self.clock.now();
-            let due = self.lock().scheduler.due(now);
-            let wake = match due {
-                Ok(fires) => {
-                    for fire in fires {
-                        self.launch(fire);
-                    }
-                    self.lock().scheduler.next_wake()
-                }
-                Err(error) => {
+            let (fires, failure) = self.lock().scheduler.due(now);
+            for fire in fires {
+                self.launch(fire);
+            }
+            let wake = match failure {
+                None => self.lock().scheduler.next_wake(),
+                Some(error) => {
                     tracing::error!(error = %format!("{error:#}"), "failed to store the schedule state; trying again");
                     now.checked_add(jiff::SignedDuration::try_from(RETRY_AFTER_ERROR).unwrap_or_default()).ok()
                 }

@@ -43,6 +43,8 @@ struct Entry {
     /// Run ids of pending fires already returned by this process, so that
     /// each is returned once.
     handed_out: HashSet<String>,
+    /// Set when the record changed but could not be stored.
+    unsaved: bool,
 }
 
 /// The schedules of the current deployments and their stored state.
@@ -110,7 +112,7 @@ impl Scheduler {
             let handed_out = previous.map(|entry| entry.handed_out).unwrap_or_default();
             kept.insert(
                 deployment.name.clone(),
-                Entry { settings: settings.clone(), paused: deployment.paused, record, handed_out },
+                Entry { settings: settings.clone(), paused: deployment.paused, record, handed_out, unsaved: false },
             );
         }
         // The stored state of a deployment that disappeared is kept: a file
@@ -132,10 +134,15 @@ impl Scheduler {
     /// latest, or none. A paused deployment fires nothing and moves its next
     /// fire time past `now`. Fires stored by an earlier process and not
     /// started are returned once too.
-    pub fn due(&mut self, now: Timestamp) -> Result<Vec<Fire>> {
+    ///
+    /// When a deployment's state cannot be stored, its fires are held back
+    /// and the error is returned after the other deployments' fires are
+    /// handed out; the next call stores the state again.
+    pub fn due(&mut self, now: Timestamp) -> (Vec<Fire>, Option<anyhow::Error>) {
         let mut fires = Vec::new();
+        let mut failure = None;
         for (name, entry) in &mut self.entries {
-            let mut changed = false;
+            let mut changed = std::mem::take(&mut entry.unsaved);
             if let Some(next_ms) = entry.record.next_fire_ms
                 && next_ms <= now.as_millisecond()
             {
@@ -148,8 +155,10 @@ impl Scheduler {
                     entry.settings.schedule.next_after(now).map(|time| time.timestamp().as_millisecond());
                 changed = true;
             }
-            if changed {
-                self.store.save(name, &entry.record)?;
+            if changed && let Err(error) = self.store.save(name, &entry.record) {
+                entry.unsaved = true;
+                failure = Some(error.context(format!("failed to store the schedule state of deployment `{name}`")));
+                continue;
             }
             for pending in &entry.record.pending {
                 if entry.handed_out.insert(pending.run_id.clone()) {
@@ -159,7 +168,7 @@ impl Scheduler {
             }
         }
         fires.sort_by_key(|fire| fire.slot);
-        Ok(fires)
+        (fires, failure)
     }
 
     /// Records that the run of a fire started, or was skipped, so that a
