@@ -135,14 +135,13 @@ impl Scheduler {
     /// fire time past `now`. Fires stored by an earlier process and not
     /// started are returned once too.
     ///
-    /// When a deployment's state cannot be stored, its fires are held back
-    /// and the error is returned after the other deployments' fires are
-    /// handed out; the next call stores the state again.
+    /// The changed states are stored in one transaction. When that fails,
+    /// the changed deployments' fires are held back, the others' pending
+    /// fires are still handed out, and the next call stores the state again.
     pub fn due(&mut self, now: Timestamp) -> (Vec<Fire>, Option<anyhow::Error>) {
-        let mut fires = Vec::new();
-        let mut failure = None;
+        let mut changed = Vec::new();
         for (name, entry) in &mut self.entries {
-            let mut changed = std::mem::take(&mut entry.unsaved);
+            let mut is_changed = std::mem::take(&mut entry.unsaved);
             if let Some(next_ms) = entry.record.next_fire_ms
                 && next_ms <= now.as_millisecond()
             {
@@ -153,11 +152,31 @@ impl Scheduler {
                 }
                 entry.record.next_fire_ms =
                     entry.settings.schedule.next_after(now).map(|time| time.timestamp().as_millisecond());
-                changed = true;
+                is_changed = true;
             }
-            if changed && let Err(error) = self.store.save(name, &entry.record) {
-                entry.unsaved = true;
-                failure = Some(error.context(format!("failed to store the schedule state of deployment `{name}`")));
+            if is_changed {
+                changed.push(name.clone());
+            }
+        }
+
+        // One durable transaction for every changed deployment.
+        let records: Vec<(&str, &ScheduleRecord)> =
+            changed.iter().map(|name| (name.as_str(), &self.entries[name].record)).collect();
+        let failure = match self.store.save_all(&records) {
+            Ok(()) => None,
+            Err(error) => {
+                for name in &changed {
+                    if let Some(entry) = self.entries.get_mut(name) {
+                        entry.unsaved = true;
+                    }
+                }
+                Some(error.context("failed to store the schedule state"))
+            }
+        };
+
+        let mut fires = Vec::new();
+        for (name, entry) in &mut self.entries {
+            if entry.unsaved {
                 continue;
             }
             for pending in &entry.record.pending {

@@ -43,6 +43,15 @@ pub trait ScheduleStore: Send + Sync {
     /// this returns.
     fn save(&self, deployment: &str, record: &ScheduleRecord) -> Result<()>;
 
+    /// Stores several records durably in one transaction, so that a pass
+    /// over many deployments costs one disk sync.
+    fn save_all(&self, records: &[(&str, &ScheduleRecord)]) -> Result<()> {
+        for (deployment, record) in records {
+            self.save(deployment, record)?;
+        }
+        Ok(())
+    }
+
     /// Removes the record of a deployment that no longer exists.
     fn remove(&self, deployment: &str) -> Result<()>;
 }
@@ -79,6 +88,20 @@ impl ScheduleStore for RedbScheduleStore {
         let bytes = serde_json::to_vec(record)?;
         let transaction = self.database.begin_write()?;
         transaction.open_table(SCHEDULES)?.insert(deployment, bytes.as_slice())?;
+        self.database.commit(transaction)
+    }
+
+    fn save_all(&self, records: &[(&str, &ScheduleRecord)]) -> Result<()> {
+        if records.is_empty() {
+            return Ok(());
+        }
+        let transaction = self.database.begin_write()?;
+        {
+            let mut table = transaction.open_table(SCHEDULES)?;
+            for (deployment, record) in records {
+                table.insert(*deployment, serde_json::to_vec(record)?.as_slice())?;
+            }
+        }
         self.database.commit(transaction)
     }
 
