@@ -55,6 +55,10 @@ pub(crate) struct TaskRun {
     pub(crate) observer: Arc<dyn RunObserver>,
     /// Permits for attempts that run at the same time, shared by the run.
     pub(crate) semaphore: Arc<Semaphore>,
+    /// A permit of `semaphore` that the executor acquired for this task, in
+    /// the order tasks became ready; a mapped task takes one per element
+    /// instead.
+    pub(crate) permit: Option<tokio::sync::OwnedSemaphorePermit>,
     /// Set before `cancel` is cancelled when the flow's timeout is the cause.
     pub(crate) timed_out: Arc<AtomicBool>,
 }
@@ -73,8 +77,9 @@ struct Execution {
 }
 
 impl TaskRun {
-    pub(crate) async fn run(self) -> Finished {
+    pub(crate) async fn run(mut self) -> Finished {
         let started_at_ms = now_ms();
+        let permit = self.permit.take();
         let input = match inputs::assemble(&self.task.input, &self.values, &self.upstream).await {
             Ok(input) => input,
             Err(reason) => return self.failed_before_start(TaskFailure::Input { reason }, started_at_ms),
@@ -90,7 +95,10 @@ impl TaskRun {
             return this.run_map(&upstream, input, component, started_at_ms).await;
         }
         let execution = {
-            let _permit = this.semaphore.clone().acquire_owned().await.expect("the semaphore is never closed");
+            let _permit = match permit {
+                Some(permit) => permit,
+                None => this.semaphore.clone().acquire_owned().await.expect("the semaphore is never closed"),
+            };
             this.execute(component, input, None).await
         };
         this.finished(execution, started_at_ms)

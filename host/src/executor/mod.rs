@@ -30,7 +30,7 @@ pub use report::{OutputReport, RunReport, TaskReport};
 
 use crate::cache::{CacheKey, OutputCache};
 use crate::dispatch::{ComponentRef, Dispatcher};
-use crate::manifest::Flow;
+use crate::manifest::{Flow, InputSpec};
 use crate::runtime::{LogLine, now_ms};
 use crate::state::{AttemptRecord, RunRecord, RunState, RunStore, TaskRecord, TaskState};
 use attempt::{Finished, TaskRun};
@@ -193,6 +193,9 @@ impl Executor {
         let mut progress = Progress::default();
         let mut graph = Graph::new(flow);
         let mut running = JoinSet::new();
+        // Tasks ready to run that wait for a permit, in the order they
+        // became ready.
+        let mut waiting: VecDeque<TaskRun> = VecDeque::new();
 
         loop {
             while let Some(index) = graph.ready.pop_front() {
@@ -244,7 +247,22 @@ impl Executor {
                     runs: self.runs.clone(),
                     semaphore: semaphore.clone(),
                     timed_out: timed_out.clone(),
+                    permit: None,
                 };
+                // A mapped task takes a permit per element; any other waits
+                // here, so that tasks start in the order they became ready.
+                if matches!(task.input, InputSpec::Map(_)) {
+                    running.spawn(task_run.run().in_current_span());
+                } else {
+                    waiting.push_back(task_run);
+                }
+            }
+            while !waiting.is_empty() {
+                let Ok(permit) = semaphore.clone().try_acquire_owned() else {
+                    break;
+                };
+                let mut task_run = waiting.pop_front().expect("the queue is not empty");
+                task_run.permit = Some(permit);
                 running.spawn(task_run.run().in_current_span());
             }
 
@@ -254,8 +272,24 @@ impl Executor {
                     _ => std::future::pending().await,
                 }
             };
+            if running.is_empty() && waiting.is_empty() {
+                break;
+            }
+            let next_permit = async {
+                if waiting.is_empty() {
+                    std::future::pending().await
+                } else {
+                    semaphore.clone().acquire_owned().await.expect("the semaphore is never closed")
+                }
+            };
             let joined = tokio::select! {
-                joined = running.join_next() => joined,
+                joined = running.join_next(), if !running.is_empty() => joined,
+                permit = next_permit => {
+                    let mut task_run = waiting.pop_front().expect("a permit is awaited only for a waiting task");
+                    task_run.permit = Some(permit);
+                    running.spawn(task_run.run().in_current_span());
+                    continue;
+                }
                 () = deadline => {
                     tracing::warn!(timeout = ?flow.timeout, "flow timed out; cancelling its tasks");
                     timed_out.store(true, Ordering::Relaxed);
