@@ -192,7 +192,7 @@ pub enum SecretError {
 /// ```
 ///
 /// `Debug` shows the names and `[redacted]` for each value.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Secrets {
     path: Option<PathBuf>,
     values: BTreeMap<String, Secret>,

@@ -301,6 +301,16 @@ async fn server_runs_fire_times() {
     assert_eq!(first.len(), 1);
     assert_eq!(second.len(), 2);
     assert!(second.iter().all(|run| run.state == RunState::Completed && run.flow == "echo"), "{second:#?}");
+    let mut fire_times: Vec<_> = second.iter().map(|run| run.scheduled_for_ms).collect();
+    fire_times.sort();
+    assert_eq!(
+        fire_times,
+        [
+            Some(at("2026-03-01T00:01:00Z").as_millisecond() as u64),
+            Some(at("2026-03-01T00:02:00Z").as_millisecond() as u64)
+        ],
+        "each run records its fire time"
+    );
 }
 
 /// Fires a deployment of the 1.5-second `nap` fixture twice, the second

@@ -206,6 +206,10 @@ async fn late_and_long_running_alerts() {
     // The 00:01:00 fire time is 105 s old when the server checks it: missed,
     // so the `latest` policy runs it, late.
     clock.set("2026-03-01T00:01:45Z".parse().unwrap());
+    assert_eq!(receiver.received(1).await.len(), 1);
+    // The run naps for 1.5 s of real time; on the server's clock it passes
+    // `longer_than` now.
+    clock.set("2026-03-01T00:01:46Z".parse().unwrap());
     let bodies = receiver.received(2).await;
     server.wait_idle().await;
     server.shutdown();
@@ -269,6 +273,7 @@ async fn crashed_run_alerts_at_next_start() {
             manifest_hash: String::new(),
             resumed_from: None,
             deployment: Some("nightly".to_string()),
+            scheduled_for_ms: Some(1_772_323_200_000),
             error: None,
         };
         host.runs().put_run(&record).unwrap();
@@ -283,4 +288,45 @@ async fn crashed_run_alerts_at_next_start() {
     assert_eq!(bodies[0]["event"], "failed");
     assert_eq!(bodies[0]["state"], "crashed");
     assert_eq!(bodies[0]["run_id"], "01a24400-0000-7000-8000-000000000001");
+    assert_eq!(bodies[0]["scheduled_for"], "2026-03-01T00:00:00Z", "the fire time comes from the run record");
+}
+
+/// Writes a secrets file, readable by its owner only, with the secret `hook`.
+fn write_secrets(path: &std::path::Path, hook: &str) {
+    use std::os::unix::fs::PermissionsExt as _;
+    std::fs::write(path, format!("hook = \"{hook}\"\n")).unwrap();
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn reload_reads_changed_secrets_file() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let first = Receiver::start().await;
+    let second = Receiver::start().await;
+    let sandbox = Sandbox::new();
+    deploy(&sandbox, "nightly", "error", "", "");
+    let secrets_file = sandbox.path().join("secrets.toml");
+    write_secrets(&secrets_file, &first.url);
+    let secrets = Arc::new(Secrets::load(&secrets_file).unwrap());
+    let server = Server::new(Arc::new(sandbox.host()), &sandbox.path().join("deployments"), clock(), secrets).unwrap();
+
+    server.trigger("nightly", &[]).await.unwrap();
+    server.wait_idle().await;
+    assert_eq!(first.received(1).await.len(), 1);
+
+    write_secrets(&secrets_file, &second.url);
+    server.reload().unwrap();
+    server.trigger("nightly", &[]).await.unwrap();
+    server.wait_idle().await;
+    assert_eq!(second.received(1).await.len(), 1, "the alert went to the URL of the changed file");
+
+    // A file that other users can read is refused; alerts keep the secrets
+    // read before.
+    std::fs::write(&secrets_file, format!("hook = \"{}\"\n", first.url)).unwrap();
+    std::fs::set_permissions(&secrets_file, std::fs::Permissions::from_mode(0o644)).unwrap();
+    server.reload().unwrap();
+    server.trigger("nightly", &[]).await.unwrap();
+    server.wait_idle().await;
+    assert_eq!(second.received(2).await.len(), 2);
+    assert_eq!(first.bodies.lock().unwrap().len(), 1, "the refused file was used");
 }

@@ -188,6 +188,9 @@ fn show(runs: &RedbRunStore, run_id: &str, json: bool) -> Result<()> {
 fn print_run_table(run: &RunRecord, tasks: &[TaskRecord]) {
     say!("run {} of flow `{}`: {}", run.run_id, run.flow, run.state.name());
     say!("started {}, manifest {}", format_time(run.started_at_ms), run.manifest_path);
+    if let Some(scheduled_for_ms) = run.scheduled_for_ms {
+        say!("scheduled for {}", format_time(scheduled_for_ms));
+    }
     if let Some(error) = &run.error {
         say!("error: {error}");
     }

@@ -49,7 +49,7 @@ pub struct ServeArgs {
 
     /// A TOML file of `name = "value"` secrets that alert channels refer to
     /// with `{ secret = "name" }`. It must be readable by its owner only
-    /// (chmod 600).
+    /// (chmod 600). The server reads it again when it changes.
     #[arg(long, value_name = "FILE")]
     secrets: Option<PathBuf>,
 }
@@ -133,7 +133,9 @@ pub fn execute(args: ServeArgs, state_dir: &Path, host_options: &HostOptions) ->
 
     let router = api::router(server.clone(), state_dir.to_path_buf(), token.as_deref(), format!("http://{address}"));
     let status = runtime.block_on(async {
-        let watcher = tokio::spawn(watch_changes(server.clone(), deployments.clone()));
+        let mut watched = vec![deployments.clone()];
+        watched.extend(args.secrets.clone());
+        let watcher = tokio::spawn(watch_changes(server.clone(), watched));
         let signals = tokio::spawn(handle_signals(server.clone()));
         let http = tokio::spawn({
             let server = server.clone();
@@ -201,13 +203,15 @@ fn read_token(token_file: Option<&Path>) -> Result<Option<String>, String> {
     Ok(Some(token))
 }
 
-/// Asks for a reload when a deployment file is added, removed or changed.
-/// Polling the modification times keeps this working on every file system.
-async fn watch_changes(server: Arc<Server>, path: PathBuf) {
-    let mut last = fingerprint(&path);
+/// Asks for a reload when a deployment file or the secrets file is added,
+/// removed or changed. Polling the modification times keeps this working on
+/// every file system.
+async fn watch_changes(server: Arc<Server>, paths: Vec<PathBuf>) {
+    let fingerprints = || paths.iter().flat_map(|path| fingerprint(path)).collect::<Vec<_>>();
+    let mut last = fingerprints();
     loop {
         tokio::time::sleep(WATCH_PERIOD).await;
-        let current = fingerprint(&path);
+        let current = fingerprints();
         if current != last {
             last = current;
             server.request_reload();

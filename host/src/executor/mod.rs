@@ -54,6 +54,9 @@ pub struct RunOptions {
     pub run_id: Option<String>,
     /// The server deployment that starts the run, recorded with it.
     pub deployment: Option<String>,
+    /// The schedule's fire time that the run is for, in milliseconds since
+    /// the Unix epoch, recorded with it.
+    pub scheduled_for_ms: Option<u64>,
 }
 
 impl Default for RunOptions {
@@ -65,6 +68,7 @@ impl Default for RunOptions {
             resume_from: None,
             run_id: None,
             deployment: None,
+            scheduled_for_ms: None,
         }
     }
 }
@@ -171,6 +175,7 @@ impl Executor {
             ended_at_ms: None,
             resumed_from: options.resume_from.clone(),
             deployment: options.deployment.clone(),
+            scheduled_for_ms: options.scheduled_for_ms,
             error: None,
         };
         let reused = match &options.resume_from {

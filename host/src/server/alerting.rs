@@ -41,13 +41,25 @@ impl RunAlerts {
             }
         }
         if let Some(longer_than) = self.on.longer_than {
+            // A deadline past the end of time never comes.
+            let Some(deadline) =
+                SignedDuration::try_from(longer_than).ok().and_then(|span| started_at.checked_add(span).ok())
+            else {
+                return;
+            };
             let ended = self.ended.clone();
             let alert = self.alert(Event::LongRunning, run_id, RunState::Running, started_at);
             let sender = self.sender();
+            let clock = self.server.clock.clone();
             tokio::spawn(async move {
+                let reached = async {
+                    while clock.now() < deadline {
+                        clock.sleep_until(deadline).await;
+                    }
+                };
                 tokio::select! {
                     () = ended.cancelled() => {}
-                    () = tokio::time::sleep(longer_than) => {
+                    () = reached => {
                         let mut alert = alert;
                         alert.duration_ms = Some(u64::try_from(longer_than.as_millis()).unwrap_or(u64::MAX));
                         sender.send(alert);

@@ -5,13 +5,14 @@
 //! header `Authorization: Bearer TOKEN`. The token is compared through its
 //! blake3 hash, whose equality check takes the same time wherever the bytes
 //! differ. A request with a missing or wrong token gets 401 and is logged
-//! with its method, path and peer, never with the token.
+//! with its method, path and peer, never with the token; past 10 in a
+//! minute, rejections are counted instead, and the count logged later.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::Arc;
-use std::time::Duration;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use axum::body::Body;
 use axum::extract::{ConnectInfo, Path, Query, Request, State};
@@ -37,6 +38,11 @@ const STREAM_POLL: Duration = Duration::from_millis(200);
 /// The maximum number of runs one listing returns.
 const MAX_LIST_LIMIT: usize = 1000;
 
+/// The most rejected requests logged one by one per minute. Later ones in
+/// the same minute are counted, and the count is logged with the next
+/// rejection after it, so a flood of bad requests cannot flood the log.
+const LOGGED_REJECTIONS_PER_MINUTE: u32 = 10;
+
 #[derive(Clone)]
 struct ApiState {
     server: Arc<Server>,
@@ -45,12 +51,48 @@ struct ApiState {
     token_hash: Option<blake3::Hash>,
     /// The base URL of this API, for links to runs.
     base_url: String,
+    rejections: Arc<Mutex<RejectionLog>>,
+}
+
+/// Decides which rejected requests are logged, at most
+/// [`LOGGED_REJECTIONS_PER_MINUTE`] in each minute.
+#[derive(Debug, Default)]
+struct RejectionLog {
+    minute_started: Option<Instant>,
+    logged: u32,
+    unlogged: u64,
+}
+
+impl RejectionLog {
+    /// Returns `None` when the rejection at `now` is only counted. When it
+    /// is to be logged, returns `Some(n)`, where `n` counts the rejections
+    /// before it that were not.
+    fn admit(&mut self, now: Instant) -> Option<u64> {
+        let minute = Duration::from_secs(60);
+        if self.minute_started.is_none_or(|started| now.saturating_duration_since(started) >= minute) {
+            self.minute_started = Some(now);
+            self.logged = 0;
+        }
+        if self.logged < LOGGED_REJECTIONS_PER_MINUTE {
+            self.logged += 1;
+            Some(std::mem::take(&mut self.unlogged))
+        } else {
+            self.unlogged += 1;
+            None
+        }
+    }
 }
 
 /// Builds the API's router. `token`, when given, is required on every
 /// request but the health check.
 pub fn router(server: Arc<Server>, state_dir: PathBuf, token: Option<&str>, base_url: String) -> Router {
-    let state = ApiState { server, state_dir, token_hash: token.map(|token| blake3::hash(token.as_bytes())), base_url };
+    let state = ApiState {
+        server,
+        state_dir,
+        token_hash: token.map(|token| blake3::hash(token.as_bytes())),
+        base_url,
+        rejections: Arc::default(),
+    };
     let api = Router::new()
         .route("/openapi.json", get(openapi))
         .route("/metrics", get(metrics))
@@ -131,7 +173,13 @@ async fn require_token(
         Some(token) if blake3::hash(token.as_bytes()) == expected => return next.run(request).await,
         Some(_) => "wrong",
     };
-    tracing::warn!(method = %request.method(), path = %request.uri().path(), %peer, reason, "rejected a request without a valid bearer token");
+    let admitted = state.rejections.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).admit(Instant::now());
+    if let Some(unlogged) = admitted {
+        if unlogged > 0 {
+            tracing::warn!(count = unlogged, "rejected more requests without a valid bearer token than the log shows");
+        }
+        tracing::warn!(method = %request.method(), path = %request.uri().path(), %peer, reason, "rejected a request without a valid bearer token");
+    }
     let mut response =
         ApiError(StatusCode::UNAUTHORIZED, format!("the bearer token is {reason}; send `Authorization: Bearer TOKEN`"))
             .into_response();
@@ -465,5 +513,23 @@ async fn cancel_run(
             ),
         )),
         None => Err(unknown_run(&run_id)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rejection_log_counts_past_limit() {
+        let mut log = RejectionLog::default();
+        let start = Instant::now();
+        for _ in 0..LOGGED_REJECTIONS_PER_MINUTE {
+            assert_eq!(log.admit(start), Some(0));
+        }
+        assert_eq!(log.admit(start + Duration::from_secs(1)), None);
+        assert_eq!(log.admit(start + Duration::from_secs(59)), None);
+        assert_eq!(log.admit(start + Duration::from_secs(60)), Some(2), "a new minute reports the two unlogged");
+        assert_eq!(log.admit(start + Duration::from_secs(61)), Some(0));
     }
 }

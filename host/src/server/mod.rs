@@ -39,6 +39,12 @@ use scheduler::{Fire, Scheduler};
 /// database could not be written) before it tries again.
 const RETRY_AFTER_ERROR: Duration = Duration::from_secs(5);
 
+/// Returns an instant in milliseconds since the Unix epoch, 0 for one
+/// before it.
+fn timestamp_ms(time: Timestamp) -> u64 {
+    u64::try_from(time.as_millisecond()).unwrap_or(0)
+}
+
 /// How long a stopping server waits for alert deliveries in flight.
 const DELIVERY_DRAIN: Duration = Duration::from_secs(30);
 
@@ -56,8 +62,9 @@ pub struct Server {
     shutdown: CancellationToken,
     /// Wakes [`Server::wait_idle`] when a run ends.
     run_ended: Notify,
-    /// The secrets that alert channels refer to.
-    secrets: Arc<Secrets>,
+    /// The secrets that alert channels refer to, read again from their
+    /// file at each reload.
+    secrets: Mutex<Arc<Secrets>>,
     /// The API's base URL, for links in alerts, once the API listens.
     base_url: Mutex<Option<String>>,
     metrics: metrics::Metrics,
@@ -82,7 +89,8 @@ impl Server {
     /// Loads the deployments at `deployments_path` (a folder of TOML files
     /// or one file) and the stored schedule state. Problems in single
     /// deployments are logged and those deployments left out. Alert
-    /// channels resolve their `{ secret = "..." }` references in `secrets`.
+    /// channels resolve their `{ secret = "..." }` references in `secrets`;
+    /// when those came from a file, each reload reads the file again.
     pub fn new(
         host: Arc<Host>,
         deployments_path: &Path,
@@ -105,7 +113,7 @@ impl Server {
             reload_requested: Notify::new(),
             shutdown: CancellationToken::new(),
             run_ended: Notify::new(),
-            secrets,
+            secrets: Mutex::new(secrets),
             base_url: Mutex::new(None),
             metrics: metrics::Metrics::new(),
             deliveries: tokio_util::task::TaskTracker::new(),
@@ -142,7 +150,7 @@ impl Server {
                 on: deployment.notify.as_ref().map(|notify| notify.on.clone()).unwrap_or_default(),
                 deployment: name.clone(),
                 flow: run.flow.clone(),
-                slot: None,
+                slot: run.scheduled_for_ms.and_then(|ms| Timestamp::from_millisecond(i64::try_from(ms).ok()?).ok()),
                 ended: CancellationToken::new(),
             };
             alerts.run_ended(run_id, started_at, RunState::Crashed);
@@ -177,12 +185,13 @@ impl Server {
             }
         }
         changes.extend(inner.scheduler.update(&loaded, self.clock.now(), &run_exists)?);
+        let secrets = self.reload_secrets();
         let mut notifiers = HashMap::new();
         for deployment in &loaded {
             let Some(config) = &deployment.notify else {
                 continue;
             };
-            match Notifier::from_config(config, self.secrets.clone()) {
+            match Notifier::from_config(config, secrets.clone()) {
                 Ok(notifier) => {
                     notifiers.insert(deployment.name.clone(), Arc::new(notifier));
                 }
@@ -202,6 +211,27 @@ impl Server {
             tracing::info!(path = %self.deployments_path.display(), "{change}");
         }
         Ok(changes)
+    }
+
+    /// Reads the secrets file again, when the server's secrets came from
+    /// one, and returns the secrets that alerts use from now on. A file
+    /// that cannot be read leaves the secrets read before in place.
+    fn reload_secrets(&self) -> Arc<Secrets> {
+        let mut secrets = self.secrets.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let Some(path) = secrets.path() else {
+            return secrets.clone();
+        };
+        match Secrets::load(path) {
+            Ok(loaded) if loaded == **secrets => {}
+            Ok(loaded) => {
+                tracing::info!(path = %path.display(), "read the changed secrets file");
+                *secrets = Arc::new(loaded);
+            }
+            Err(error) => {
+                tracing::error!(%error, "alerts keep using the secrets read before; fix the secrets file")
+            }
+        }
+        secrets.clone()
     }
 
     /// Asks the running [`Server::serve`] loop to reload the deployments.
@@ -441,6 +471,7 @@ impl Server {
                     let options = RunOptions {
                         run_id: Some(id.clone()),
                         deployment: Some(deployment.name.clone()),
+                        scheduled_for_ms: slot.map(timestamp_ms),
                         cancel,
                         ..RunOptions::default()
                     };
@@ -475,7 +506,7 @@ impl Server {
         recorded: Option<tokio::sync::oneshot::Sender<()>>,
     ) {
         let now = self.clock.now();
-        let now_ms = u64::try_from(now.as_millisecond()).unwrap_or(0);
+        let now_ms = timestamp_ms(now);
         let record = RunRecord {
             run_id: run_id.to_string(),
             flow: deployment.flow.file_stem().map_or_else(String::new, |stem| stem.to_string_lossy().into_owned()),
@@ -491,6 +522,7 @@ impl Server {
             manifest_hash: String::new(),
             resumed_from: None,
             deployment: Some(deployment.name.clone()),
+            scheduled_for_ms: slot.map(timestamp_ms),
             error: Some(format!("the flow did not load: {error}")),
         };
         if let Err(error) = self.host.runs().put_run(&record) {

@@ -117,6 +117,7 @@ impl Scheduler {
         }
         // The stored state of a deployment that disappeared is kept: a file
         // that was broken or moved for a moment resumes where it left off.
+        // TODO: nothing removes the state of a deployment removed for good.
         for name in std::mem::take(&mut self.entries).into_keys() {
             changes.push(format!("deployment `{name}` no longer has a schedule; its stored state is kept"));
         }

@@ -142,6 +142,10 @@ pub struct RunRecord {
     /// The server deployment that started the run, if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deployment: Option<String>,
+    /// The schedule's fire time that the run is for, in milliseconds since
+    /// the Unix epoch; absent for a run started on request.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scheduled_for_ms: Option<u64>,
     /// Why the run failed before any task could start, such as a manifest
     /// that no longer loads.
     #[serde(default, skip_serializing_if = "Option::is_none")]
