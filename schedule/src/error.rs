@@ -184,8 +184,8 @@ pub enum ScheduleError {
         text: String,
     },
 
-    /// An interval whose number of seconds does not fit in an `i64`.
-    #[error("interval `{text}` is too long; the maximum is {max_seconds}s")]
+    /// An interval longer than 36,500 days (about 100 years).
+    #[error("interval `{text}` is too long; write at most {}d (about 100 years)", .max_seconds / 86_400)]
     IntervalTooLong {
         /// The duration as written.
         text: String,

@@ -14,6 +14,10 @@ use crate::error::ScheduleError;
 /// A day is exactly 24 hours.
 const UNITS: [(char, i64); 4] = [('d', 86_400), ('h', 3_600), ('m', 60), ('s', 1)];
 
+/// The maximum period: 36,500 days (about 100 years). A longer one would
+/// never fire in practice, so it is most likely a typing mistake.
+const MAX_PERIOD_SECONDS: i64 = 36_500 * 86_400;
+
 /// A parsed `@every` schedule.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct Interval {
@@ -73,7 +77,7 @@ impl Interval {
 
     /// Returns `k` such that `anchor + k * period <= instant < anchor + (k + 1) * period`.
     fn periods_since_anchor(&self, instant: Timestamp) -> i128 {
-        // Timestamps span about 6.3e20 ns and a period at most 9.3e27 ns, so
+        // Timestamps span about 6.3e20 ns and a period at most 3.2e18 ns, so
         // the i128 arithmetic here and in `fire_time` cannot overflow.
         let since_anchor = instant.as_nanosecond() - self.anchor.as_nanosecond();
         since_anchor.div_euclid(self.period_nanoseconds())
@@ -119,7 +123,7 @@ fn parse_duration(text: &str) -> Result<i64, ScheduleError> {
         return Err(invalid("fractions are not supported; write `1h30m` instead of `1.5h`".to_owned()));
     }
 
-    let too_long = || ScheduleError::IntervalTooLong { text: text.to_owned(), max_seconds: i64::MAX };
+    let too_long = || ScheduleError::IntervalTooLong { text: text.to_owned(), max_seconds: MAX_PERIOD_SECONDS };
     let mut total: i64 = 0;
     let mut rest = text;
     // The largest unit first and each unit once, as in `1d12h` or `1h30m`.
@@ -156,6 +160,9 @@ fn parse_duration(text: &str) -> Result<i64, ScheduleError> {
     if total == 0 {
         return Err(ScheduleError::NonPositiveInterval { text: text.to_owned() });
     }
+    if total > MAX_PERIOD_SECONDS {
+        return Err(too_long());
+    }
     Ok(total)
 }
 
@@ -176,6 +183,7 @@ mod tests {
         assert_eq!(parse_duration("1d"), Ok(86_400));
         assert_eq!(parse_duration("90s"), Ok(90));
         assert_eq!(parse_duration("2d3h4m5s"), Ok(2 * 86_400 + 3 * 3_600 + 4 * 60 + 5));
+        assert_eq!(parse_duration("36500d"), Ok(MAX_PERIOD_SECONDS));
     }
 
     #[test]

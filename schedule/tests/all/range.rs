@@ -83,13 +83,16 @@ fn yearly_before_year_minus_9999_is_none() {
 }
 
 #[test]
-fn huge_interval_does_not_overflow() {
-    let huge = schedule("@every 106751991167300d", "UTC");
+fn maximum_interval_at_range_edges() {
+    let longest = schedule("@every 36500d from 9950-01-01T00:00:00Z", "UTC");
 
-    assert_eq!(huge.next_after(utc("2026-01-01T00:00:00Z")), None);
-    let anchor = huge.last_at_or_before(utc("2026-01-01T00:00:00Z")).unwrap();
-    assert_eq!(anchor.timestamp(), Timestamp::UNIX_EPOCH);
-    assert_eq!(huge.next_after(Timestamp::MIN).unwrap().timestamp(), Timestamp::UNIX_EPOCH);
+    assert_eq!(longest.next_after(utc("9949-12-31T00:00:00Z")).unwrap().timestamp(), utc("9950-01-01T00:00:00Z"));
+    // The fire time after that falls in 10049, past the end of the range.
+    assert_eq!(longest.next_after(utc("9999-01-01T00:00:00Z")), None);
+    assert_eq!(longest.next_after(Timestamp::MAX), None);
+    assert!(longest.next_after(Timestamp::MIN).is_some());
+    let last = longest.last_at_or_before(utc("9999-01-01T00:00:00Z")).unwrap();
+    assert_eq!(last.timestamp(), utc("9950-01-01T00:00:00Z"));
 }
 
 #[test]
