@@ -63,8 +63,8 @@
 //! **Intervals** are `@every DURATION` or `@every DURATION from INSTANT`.
 //! A duration is one or more parts, each a whole number and a unit: `s`,
 //! `m`, `h` or `d`, where `d` is exactly 24 hours, such as `90s`, `15m`,
-//! `1h30m` or `1d`. It must be longer than zero and at most `i64::MAX`
-//! seconds. The anchor `INSTANT` is an RFC 3339 time with `Z` or a UTC
+//! `1h30m` or `1d`. It must be longer than zero and at most `36500d`
+//! (about 100 years). The anchor `INSTANT` is an RFC 3339 time with `Z` or a UTC
 //! offset, such as `2026-01-01T00:00:00Z`, and defaults to
 //! 1970-01-01T00:00:00Z. The schedule fires at `anchor + k * duration` for
 //! every integer `k`, so `@every 90s from 2026-01-01T00:00:00Z` fires at

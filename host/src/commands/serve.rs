@@ -26,8 +26,8 @@ pub const TOKEN_ENV: &str = "WFLOW_API_TOKEN";
 ///
 /// A deployment is a flow manifest with parameter values and a schedule,
 /// in a TOML file; docs/server.md describes them and the API. The server
-/// reloads the deployments when a file changes or on SIGHUP, and logs what
-/// changed. Ctrl-C or SIGTERM stops it: running runs are cancelled and
+/// reloads the deployments and the secrets file when a file changes or on
+/// SIGHUP, and logs what changed. Ctrl-C or SIGTERM stops it: running runs are cancelled and
 /// recorded.
 #[derive(Args)]
 pub struct ServeArgs {
@@ -49,7 +49,8 @@ pub struct ServeArgs {
 
     /// A TOML file of `name = "value"` secrets that alert channels refer to
     /// with `{ secret = "name" }`. It must be readable by its owner only
-    /// (chmod 600). The server reads it again when it changes.
+    /// (chmod 600). The server reads it again when its content or
+    /// permissions change, and on SIGHUP.
     #[arg(long, value_name = "FILE")]
     secrets: Option<PathBuf>,
 }
@@ -219,13 +220,33 @@ async fn watch_changes(server: Arc<Server>, paths: Vec<PathBuf>) {
     }
 }
 
-/// Returns the modification time and size of the deployments file, or of
-/// each `*.toml` file of the deployments folder.
-fn fingerprint(path: &Path) -> Vec<(PathBuf, Option<SystemTime>, u64)> {
-    let describe = |file: PathBuf| {
-        let metadata = std::fs::metadata(&file).ok();
-        let modified = metadata.as_ref().and_then(|metadata| metadata.modified().ok());
-        (file, modified, metadata.map_or(0, |metadata| metadata.len()))
+/// The parts of a file's metadata that the watcher compares. The change
+/// time and the inode catch a `chmod` and a file replaced by a rename, which leave the
+/// modification time and size alone.
+#[derive(Debug, PartialEq, Eq, PartialOrd, Ord)]
+struct FileState {
+    path: PathBuf,
+    modified: Option<SystemTime>,
+    len: u64,
+    mode: u32,
+    changed: (i64, i64),
+    inode: u64,
+}
+
+/// Returns the state of the file at `path`, or of each `*.toml` file of
+/// the folder at `path`.
+fn fingerprint(path: &Path) -> Vec<FileState> {
+    use std::os::unix::fs::MetadataExt as _;
+    let describe = |file: PathBuf| match std::fs::metadata(&file) {
+        Ok(metadata) => FileState {
+            modified: metadata.modified().ok(),
+            len: metadata.len(),
+            mode: metadata.mode(),
+            changed: (metadata.ctime(), metadata.ctime_nsec()),
+            inode: metadata.ino(),
+            path: file,
+        },
+        Err(_) => FileState { path: file, modified: None, len: 0, mode: 0, changed: (0, 0), inode: 0 },
     };
     if !path.is_dir() {
         return vec![describe(path.to_path_buf())];
@@ -257,7 +278,7 @@ async fn handle_signals(server: Arc<Server>) {
     loop {
         tokio::select! {
             _ = hangup.recv() => {
-                tracing::info!("received SIGHUP: reloading the deployments");
+                tracing::info!("received SIGHUP: reloading the deployments and the secrets file");
                 server.request_reload();
             }
             _ = interrupt.recv() => break,
@@ -273,4 +294,28 @@ async fn handle_signals(server: Arc<Server>) {
     tracing::warn!("received a second stop signal: exiting without waiting for the runs to end");
     // The runs stay recorded as running, and the next start marks them crashed.
     std::process::exit(130);
+}
+
+#[cfg(test)]
+mod tests {
+    use std::os::unix::fs::PermissionsExt as _;
+
+    use super::*;
+
+    #[test]
+    fn fingerprint_sees_permission_change() {
+        let folder = std::env::temp_dir().join(format!("wflow-fingerprint-{}", std::process::id()));
+        std::fs::create_dir_all(&folder).unwrap();
+        let file = folder.join("secrets.toml");
+        std::fs::write(&file, "hook = \"http://127.0.0.1:9/\"\n").unwrap();
+        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let before = fingerprint(&file);
+
+        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)).unwrap();
+        let after = fingerprint(&file);
+        std::fs::remove_dir_all(&folder).unwrap();
+
+        assert_eq!(before[0].len, after[0].len);
+        assert_ne!(before, after, "a chmod left the fingerprint alone");
+    }
 }

@@ -5,13 +5,14 @@
 //! header `Authorization: Bearer TOKEN`. The token is compared through its
 //! blake3 hash, whose equality check takes the same time wherever the bytes
 //! differ. A request with a missing or wrong token gets 401 and is logged
-//! with its method, path and peer, never with the token; past 10 in a
-//! minute, rejections are counted instead, and the count logged later.
+//! with its method, path and peer, never with the token. Past 10 in a
+//! minute, rejections are only counted, and the count is logged once the
+//! minute is over.
 
-use std::collections::BTreeMap;
-use std::net::SocketAddr;
+use std::collections::{BTreeMap, HashSet};
+use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
 
 use axum::body::Body;
@@ -39,9 +40,12 @@ const STREAM_POLL: Duration = Duration::from_millis(200);
 const MAX_LIST_LIMIT: usize = 1000;
 
 /// The most rejected requests logged one by one per minute. Later ones in
-/// the same minute are counted, and the count is logged with the next
-/// rejection after it, so a flood of bad requests cannot flood the log.
+/// the same minute are counted, and the count is logged once the minute is
+/// over, so a flood of bad requests cannot flood the log.
 const LOGGED_REJECTIONS_PER_MINUTE: u32 = 10;
+
+/// The maximum number of distinct peer addresses counted in one minute.
+const MAX_COUNTED_PEERS: usize = 1000;
 
 #[derive(Clone)]
 struct ApiState {
@@ -55,30 +59,74 @@ struct ApiState {
 }
 
 /// Decides which rejected requests are logged, at most
-/// [`LOGGED_REJECTIONS_PER_MINUTE`] in each minute.
+/// [`LOGGED_REJECTIONS_PER_MINUTE`] in each minute, and counts the others.
 #[derive(Debug, Default)]
 struct RejectionLog {
     minute_started: Option<Instant>,
     logged: u32,
     unlogged: u64,
+    unlogged_peers: HashSet<IpAddr>,
+}
+
+/// The rejected requests of an ended minute that were not logged.
+#[derive(Debug, PartialEq, Eq)]
+struct Unlogged {
+    count: u64,
+    /// Distinct peer addresses, up to [`MAX_COUNTED_PEERS`].
+    peers: usize,
 }
 
 impl RejectionLog {
-    /// Returns `None` when the rejection at `now` is only counted. When it
-    /// is to be logged, returns `Some(n)`, where `n` counts the rejections
-    /// before it that were not.
-    fn admit(&mut self, now: Instant) -> Option<u64> {
-        let minute = Duration::from_secs(60);
-        if self.minute_started.is_none_or(|started| now.saturating_duration_since(started) >= minute) {
-            self.minute_started = Some(now);
-            self.logged = 0;
-        }
+    /// Returns whether to log the rejection of a request from `peer` at
+    /// `now`, and the count of the minute before when that minute is over.
+    fn admit(&mut self, now: Instant, peer: IpAddr) -> (bool, Option<Unlogged>) {
+        let ended = self.end_minute(now);
         if self.logged < LOGGED_REJECTIONS_PER_MINUTE {
             self.logged += 1;
-            Some(std::mem::take(&mut self.unlogged))
-        } else {
-            self.unlogged += 1;
-            None
+            return (true, ended);
+        }
+        self.unlogged += 1;
+        if self.unlogged_peers.len() < MAX_COUNTED_PEERS {
+            self.unlogged_peers.insert(peer);
+        }
+        (false, ended)
+    }
+
+    /// Starts a new minute when the current one is over at `now`, and
+    /// returns its rejections that were not logged, if any.
+    fn end_minute(&mut self, now: Instant) -> Option<Unlogged> {
+        let minute = Duration::from_secs(60);
+        if self.minute_started.is_some_and(|started| now.saturating_duration_since(started) < minute) {
+            return None;
+        }
+        self.minute_started = Some(now);
+        self.logged = 0;
+        let count = std::mem::take(&mut self.unlogged);
+        let peers = std::mem::take(&mut self.unlogged_peers).len();
+        (count > 0).then_some(Unlogged { count, peers })
+    }
+}
+
+fn log_unlogged(unlogged: &Unlogged) {
+    tracing::warn!(
+        count = unlogged.count,
+        peers = unlogged.peers,
+        "requests rejected for their bearer token in the last minute and not logged one by one"
+    );
+}
+
+/// Logs the count of unlogged rejections once their minute is over, until
+/// the router that owns `log` is dropped.
+async fn report_unlogged(log: Weak<Mutex<RejectionLog>>) {
+    let mut ticks = tokio::time::interval(Duration::from_secs(10));
+    loop {
+        ticks.tick().await;
+        let Some(log) = log.upgrade() else {
+            return;
+        };
+        let ended = log.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).end_minute(Instant::now());
+        if let Some(unlogged) = ended {
+            log_unlogged(&unlogged);
         }
     }
 }
@@ -93,6 +141,11 @@ pub fn router(server: Arc<Server>, state_dir: PathBuf, token: Option<&str>, base
         base_url,
         rejections: Arc::default(),
     };
+    if state.token_hash.is_some()
+        && let Ok(runtime) = tokio::runtime::Handle::try_current()
+    {
+        runtime.spawn(report_unlogged(Arc::downgrade(&state.rejections)));
+    }
     let api = Router::new()
         .route("/openapi.json", get(openapi))
         .route("/metrics", get(metrics))
@@ -173,11 +226,12 @@ async fn require_token(
         Some(token) if blake3::hash(token.as_bytes()) == expected => return next.run(request).await,
         Some(_) => "wrong",
     };
-    let admitted = state.rejections.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).admit(Instant::now());
-    if let Some(unlogged) = admitted {
-        if unlogged > 0 {
-            tracing::warn!(count = unlogged, "rejected more requests without a valid bearer token than the log shows");
-        }
+    let (log, ended) =
+        state.rejections.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).admit(Instant::now(), peer.ip());
+    if let Some(unlogged) = ended {
+        log_unlogged(&unlogged);
+    }
+    if log {
         tracing::warn!(method = %request.method(), path = %request.uri().path(), %peer, reason, "rejected a request without a valid bearer token");
     }
     let mut response =
@@ -524,12 +578,31 @@ mod tests {
     fn rejection_log_counts_past_limit() {
         let mut log = RejectionLog::default();
         let start = Instant::now();
+        let first_peer = IpAddr::from([127, 0, 0, 1]);
+        let second_peer = IpAddr::from([127, 0, 0, 2]);
         for _ in 0..LOGGED_REJECTIONS_PER_MINUTE {
-            assert_eq!(log.admit(start), Some(0));
+            assert_eq!(log.admit(start, first_peer), (true, None));
         }
-        assert_eq!(log.admit(start + Duration::from_secs(1)), None);
-        assert_eq!(log.admit(start + Duration::from_secs(59)), None);
-        assert_eq!(log.admit(start + Duration::from_secs(60)), Some(2), "a new minute reports the two unlogged");
-        assert_eq!(log.admit(start + Duration::from_secs(61)), Some(0));
+        assert_eq!(log.admit(start + Duration::from_secs(1), first_peer), (false, None));
+        assert_eq!(log.admit(start + Duration::from_secs(2), second_peer), (false, None));
+        assert_eq!(log.admit(start + Duration::from_secs(59), second_peer), (false, None));
+        assert_eq!(log.end_minute(start + Duration::from_secs(30)), None, "the minute is not over");
+
+        let ended = log.end_minute(start + Duration::from_secs(60));
+        assert_eq!(ended, Some(Unlogged { count: 3, peers: 2 }));
+        assert_eq!(log.admit(start + Duration::from_secs(61), first_peer), (true, None), "a new minute logs again");
+        assert_eq!(log.end_minute(start + Duration::from_secs(121)), None, "nothing went unlogged");
+    }
+
+    #[test]
+    fn rejection_in_next_minute_reports_unlogged() {
+        let mut log = RejectionLog::default();
+        let start = Instant::now();
+        let peer = IpAddr::from([127, 0, 0, 1]);
+        for _ in 0..=LOGGED_REJECTIONS_PER_MINUTE {
+            log.admit(start, peer);
+        }
+        let after = log.admit(start + Duration::from_secs(90), peer);
+        assert_eq!(after, (true, Some(Unlogged { count: 1, peers: 1 })));
     }
 }

@@ -170,6 +170,7 @@ impl Server {
         }
         let runs = self.host.runs();
         let run_exists = |run_id: &str| matches!(runs.run(run_id), Ok(Some(_)));
+        let secrets = self.reload_secrets();
         let mut inner = self.lock();
         let mut changes = Vec::new();
         for deployment in &loaded {
@@ -185,7 +186,6 @@ impl Server {
             }
         }
         changes.extend(inner.scheduler.update(&loaded, self.clock.now(), &run_exists)?);
-        let secrets = self.reload_secrets();
         let mut notifiers = HashMap::new();
         for deployment in &loaded {
             let Some(config) = &deployment.notify else {
@@ -228,7 +228,7 @@ impl Server {
                 *secrets = Arc::new(loaded);
             }
             Err(error) => {
-                tracing::error!(%error, "alerts keep using the secrets read before; fix the secrets file")
+                tracing::error!(%error, "alerts keep using the secrets read before; fix the secrets file, and the server reads it again")
             }
         }
         secrets.clone()
