@@ -100,6 +100,23 @@ impl Notifier {
         self.channels.iter().map(|channel| (channel.name.as_str(), &channel.config))
     }
 
+    /// Resolves every secret reference of every channel now, and returns
+    /// one message for each that fails, naming the channel, the field and
+    /// the reference, never a value. A program calls this when it loads
+    /// the settings, so that a missing secret shows before an alert needs
+    /// it.
+    pub fn unresolved_secrets(&self) -> Vec<String> {
+        let mut problems = Vec::new();
+        for channel in &self.channels {
+            for (field, reference) in channel.config.secret_refs() {
+                if let Err(error) = reference.resolve(&self.secrets) {
+                    problems.push(format!("channel `{}`: failed to resolve {field}: {error}", channel.name));
+                }
+            }
+        }
+        problems
+    }
+
     /// Sends `alert` to every channel concurrently and returns one delivery
     /// per channel, in channel order.
     ///

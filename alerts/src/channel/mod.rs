@@ -16,7 +16,7 @@ pub use webhook::WebhookConfig;
 
 use crate::alert::Alert;
 use crate::config::ConfigError;
-use crate::secret::Secrets;
+use crate::secret::{SecretRef, Secrets};
 
 /// Default per-attempt timeout of webhook and Slack channels.
 pub const DEFAULT_HTTP_TIMEOUT: Duration = Duration::from_secs(10);
@@ -61,6 +61,20 @@ impl ChannelConfig {
             ChannelConfig::Webhook(config) => config.timeout,
             ChannelConfig::Slack(config) => config.timeout,
             ChannelConfig::Command(config) => config.timeout,
+        }
+    }
+
+    /// Returns each secret reference of the channel, with the field that
+    /// holds it named as delivery errors name it.
+    pub fn secret_refs(&self) -> Vec<(String, &SecretRef)> {
+        match self {
+            ChannelConfig::Webhook(config) => std::iter::once(("`url`".to_string(), &config.url))
+                .chain(config.headers.iter().map(|(name, reference)| (format!("header `{name}`"), reference)))
+                .collect(),
+            ChannelConfig::Slack(config) => vec![("`url`".to_string(), &config.url)],
+            ChannelConfig::Command(config) => {
+                config.env.iter().map(|(name, reference)| (format!("`env.{name}`"), reference)).collect()
+            }
         }
     }
 

@@ -321,3 +321,36 @@ fn notifier_rejects_invalid_channels() {
         .unwrap_err();
     assert!(matches!(attempts, ConfigError::ZeroAttempts), "{attempts}");
 }
+
+#[test]
+fn unresolved_secrets_listed_before_delivery() {
+    let config = r#"
+        [[channels]]
+        type = "webhook"
+        name = "ops"
+        url = { secret = "hook" }
+        headers = { Authorization = { secret = "token" } }
+
+        [[channels]]
+        type = "command"
+        name = "pager"
+        program = "true"
+        env = { PAGER_TOKEN = { env = "WFLOW_ALERTS_TEST_NEVER_SET" } }
+    "#;
+    let secrets = Secrets::from_pairs([("hook", "http://127.0.0.1:9/never-used")]);
+
+    let problems = notifier(config, secrets, 1).unresolved_secrets();
+
+    assert_eq!(problems.len(), 2, "{problems:#?}");
+    assert!(
+        problems[0].starts_with("channel `ops`: failed to resolve header `Authorization`: secret `token`"),
+        "{problems:#?}"
+    );
+    assert!(
+        problems[1].starts_with(
+            "channel `pager`: failed to resolve `env.PAGER_TOKEN`: environment variable `WFLOW_ALERTS_TEST_NEVER_SET` is not set"
+        ),
+        "{problems:#?}"
+    );
+    assert!(!problems.concat().contains("127.0.0.1"), "a secret value leaked: {problems:#?}");
+}

@@ -193,6 +193,9 @@ impl Server {
             };
             match Notifier::from_config(config, secrets.clone()) {
                 Ok(notifier) => {
+                    for problem in notifier.unresolved_secrets() {
+                        tracing::warn!(deployment = %deployment.name, "{problem}; alerts on this channel fail until it is fixed");
+                    }
                     notifiers.insert(deployment.name.clone(), Arc::new(notifier));
                 }
                 Err(error) => {
