@@ -27,8 +27,8 @@ pub const TOKEN_ENV: &str = "WFLOW_API_TOKEN";
 /// A deployment is a flow manifest with parameter values and a schedule,
 /// in a TOML file; docs/server.md describes them and the API. The server
 /// reloads the deployments and the secrets file when a file changes or on
-/// SIGHUP, and logs what changed. Ctrl-C or SIGTERM stops it: running runs are cancelled and
-/// recorded.
+/// SIGHUP, and logs what changed. Ctrl-C or SIGTERM stops it: running runs
+/// are cancelled and recorded.
 #[derive(Args)]
 pub struct ServeArgs {
     /// A folder of deployment files (`*.toml`, one deployment each), or one
@@ -205,8 +205,8 @@ fn read_token(token_file: Option<&Path>) -> Result<Option<String>, String> {
 }
 
 /// Asks for a reload when a deployment file or the secrets file is added,
-/// removed or changed. Polling the modification times keeps this working on
-/// every file system.
+/// removed or changed. Polling file metadata, rather than subscribing to
+/// file system events, keeps this working on network file systems too.
 async fn watch_changes(server: Arc<Server>, paths: Vec<PathBuf>) {
     let fingerprints = || paths.iter().flat_map(|path| fingerprint(path)).collect::<Vec<_>>();
     let mut last = fingerprints();
@@ -220,9 +220,10 @@ async fn watch_changes(server: Arc<Server>, paths: Vec<PathBuf>) {
     }
 }
 
-/// The parts of a file's metadata that the watcher compares. The change
-/// time and the inode catch a `chmod` and a file replaced by a rename, which leave the
-/// modification time and size alone.
+/// The parts of a file's metadata that the watcher compares. The mode and
+/// the change time catch a `chmod`, which leaves the modification time and
+/// size alone. The inode catches a file replaced by a copy with the same
+/// modification time and size, as `cp -p` makes.
 #[derive(Debug, PartialEq, Eq, PartialOrd, Ord)]
 struct FileState {
     path: PathBuf,

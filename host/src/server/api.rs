@@ -39,7 +39,7 @@ const STREAM_POLL: Duration = Duration::from_millis(200);
 /// The maximum number of runs one listing returns.
 const MAX_LIST_LIMIT: usize = 1000;
 
-/// The most rejected requests logged one by one per minute. Later ones in
+/// The maximum number of rejected requests logged one by one per minute. Later ones in
 /// the same minute are counted, and the count is logged once the minute is
 /// over, so a flood of bad requests cannot flood the log.
 const LOGGED_REJECTIONS_PER_MINUTE: u32 = 10;
@@ -107,11 +107,20 @@ impl RejectionLog {
     }
 }
 
+impl Drop for RejectionLog {
+    /// Logs the count of a minute that the server's stop cut short.
+    fn drop(&mut self) {
+        if self.unlogged > 0 {
+            log_unlogged(&Unlogged { count: self.unlogged, peers: self.unlogged_peers.len() });
+        }
+    }
+}
+
 fn log_unlogged(unlogged: &Unlogged) {
     tracing::warn!(
         count = unlogged.count,
         peers = unlogged.peers,
-        "requests rejected for their bearer token in the last minute and not logged one by one"
+        "requests rejected for their bearer token over about the last minute and not logged one by one"
     );
 }
 

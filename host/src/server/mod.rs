@@ -16,6 +16,7 @@ pub mod scheduler;
 
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -65,6 +66,8 @@ pub struct Server {
     /// The secrets that alert channels refer to, read again from their
     /// file at each reload.
     secrets: Mutex<Arc<Secrets>>,
+    /// Whether the last read of the secrets file failed.
+    secrets_unreadable: AtomicBool,
     /// The API's base URL, for links in alerts, once the API listens.
     base_url: Mutex<Option<String>>,
     metrics: metrics::Metrics,
@@ -114,6 +117,7 @@ impl Server {
             shutdown: CancellationToken::new(),
             run_ended: Notify::new(),
             secrets: Mutex::new(secrets),
+            secrets_unreadable: AtomicBool::new(false),
             base_url: Mutex::new(None),
             metrics: metrics::Metrics::new(),
             deliveries: tokio_util::task::TaskTracker::new(),
@@ -194,7 +198,7 @@ impl Server {
             match Notifier::from_config(config, secrets.clone()) {
                 Ok(notifier) => {
                     for problem in notifier.unresolved_secrets() {
-                        tracing::warn!(deployment = %deployment.name, "{problem}; alerts on this channel fail until it is fixed");
+                        tracing::warn!(deployment = %deployment.name, "{problem}. Alerts on this channel fail until the secret is set");
                     }
                     notifiers.insert(deployment.name.clone(), Arc::new(notifier));
                 }
@@ -225,12 +229,17 @@ impl Server {
             return secrets.clone();
         };
         match Secrets::load(path) {
-            Ok(loaded) if loaded == **secrets => {}
             Ok(loaded) => {
-                tracing::info!(path = %path.display(), "read the changed secrets file");
-                *secrets = Arc::new(loaded);
+                let recovered = self.secrets_unreadable.swap(false, Ordering::Relaxed);
+                if loaded != **secrets {
+                    tracing::info!(path = %path.display(), "read the changed secrets file");
+                    *secrets = Arc::new(loaded);
+                } else if recovered {
+                    tracing::info!(path = %path.display(), "read the secrets file again; its secrets are unchanged");
+                }
             }
             Err(error) => {
+                self.secrets_unreadable.store(true, Ordering::Relaxed);
                 tracing::error!(%error, "alerts keep using the secrets read before; fix the secrets file, and the server reads it again")
             }
         }
