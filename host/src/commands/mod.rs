@@ -31,6 +31,17 @@ pub enum Status {
     HostError = 3,
 }
 
+/// Builds the async runtime that runs flows, or prints why it failed and
+/// returns the exit status.
+pub fn async_runtime() -> Result<tokio::runtime::Runtime, Status> {
+    // Busy tasks yield about every millisecond; checking timers and
+    // signals every 4 polls keeps a timeout or Ctrl-C within a few of them.
+    tokio::runtime::Builder::new_multi_thread().event_interval(4).enable_all().build().map_err(|error| {
+        eprintln!("error: failed to start the async runtime: {error}");
+        Status::HostError
+    })
+}
+
 /// Returns the current directory, against which command-line paths resolve.
 pub fn current_dir() -> PathBuf {
     std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."))

@@ -119,15 +119,9 @@ pub fn run_flow(
     state_dir: &Path,
     host_options: &HostOptions,
 ) -> Status {
-    // Busy tasks yield about every millisecond; checking timers and
-    // signals every 4 polls keeps a timeout or Ctrl-C within a few of them.
-    let runtime = tokio::runtime::Builder::new_multi_thread().event_interval(4).enable_all().build();
-    let runtime = match runtime {
+    let runtime = match super::async_runtime() {
         Ok(runtime) => runtime,
-        Err(error) => {
-            eprintln!("error: failed to start the async runtime: {error}");
-            return Status::HostError;
-        }
+        Err(status) => return status,
     };
     let host = match opened.map_or_else(|| Host::open_with(state_dir, host_options), Ok) {
         Ok(host) => host,

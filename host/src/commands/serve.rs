@@ -89,13 +89,9 @@ pub fn execute(args: ServeArgs, state_dir: &Path, host_options: &HostOptions) ->
         },
         None => Secrets::empty(),
     };
-    let runtime = tokio::runtime::Builder::new_multi_thread().event_interval(4).enable_all().build();
-    let runtime = match runtime {
+    let runtime = match super::async_runtime() {
         Ok(runtime) => runtime,
-        Err(error) => {
-            eprintln!("error: failed to start the async runtime: {error}");
-            return Status::HostError;
-        }
+        Err(status) => return status,
     };
     // The server starts tasks (alerts about runs of an earlier process) as
     // it is created.

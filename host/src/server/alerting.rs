@@ -13,6 +13,7 @@ use tokio_util::sync::CancellationToken;
 use wflow_alerts::{Alert, Event, FailedTask, Notifier, NotifyOn};
 
 use super::Server;
+use super::deployment::Deployment;
 use crate::state::{AlertRecord, AttemptRecord, RedbAlertLog, RunState, RunStore, TaskState};
 
 /// Sends the alerts of one run.
@@ -29,6 +30,26 @@ pub(super) struct RunAlerts {
 }
 
 impl RunAlerts {
+    /// Prepares the alerts of a run of `flow` by `deployment`, for the fire
+    /// time `slot` or, when `None`, on request.
+    pub(super) fn new(
+        server: Arc<Server>,
+        notifier: Arc<Notifier>,
+        deployment: &Deployment,
+        flow: String,
+        slot: Option<Timestamp>,
+    ) -> Self {
+        RunAlerts {
+            server,
+            notifier,
+            on: deployment.notify.as_ref().map(|notify| notify.on.clone()).unwrap_or_default(),
+            deployment: deployment.name.clone(),
+            flow,
+            slot,
+            ended: CancellationToken::new(),
+        }
+    }
+
     /// Sends a late alert if the run started more than `late_after` after its
     /// fire time, and arms the long-running alert.
     pub(super) fn run_started(&self, run_id: &str, started_at: Timestamp) {

@@ -148,15 +148,8 @@ impl Server {
             };
             let started_at = Timestamp::from_millisecond(i64::try_from(run.started_at_ms).unwrap_or(0))
                 .unwrap_or(Timestamp::UNIX_EPOCH);
-            let alerts = RunAlerts {
-                server: self.clone(),
-                notifier,
-                on: deployment.notify.as_ref().map(|notify| notify.on.clone()).unwrap_or_default(),
-                deployment: name.clone(),
-                flow: run.flow.clone(),
-                slot: run.scheduled_for_ms.and_then(|ms| Timestamp::from_millisecond(i64::try_from(ms).ok()?).ok()),
-                ended: CancellationToken::new(),
-            };
+            let slot = run.scheduled_for_ms.and_then(|ms| Timestamp::from_millisecond(i64::try_from(ms).ok()?).ok());
+            let alerts = RunAlerts::new(self.clone(), notifier, &deployment, run.flow.clone(), slot);
             alerts.run_ended(run_id, started_at, RunState::Crashed);
         }
     }
@@ -459,15 +452,8 @@ impl Server {
         tokio::spawn(async move {
             match deployment.load_flow() {
                 Ok(flow) => {
-                    let alerts = notifier.map(|notifier| RunAlerts {
-                        server: server.clone(),
-                        notifier,
-                        on: deployment.notify.as_ref().map(|notify| notify.on.clone()).unwrap_or_default(),
-                        deployment: deployment.name.clone(),
-                        flow: flow.name.clone(),
-                        slot,
-                        ended: CancellationToken::new(),
-                    });
+                    let alerts = notifier
+                        .map(|notifier| RunAlerts::new(server.clone(), notifier, &deployment, flow.name.clone(), slot));
                     let cached_tasks =
                         flow.tasks.iter().filter(|task| task.cache.enabled).map(|task| task.id.clone()).collect();
                     let observer = Arc::new(DeploymentRun {
@@ -545,15 +531,7 @@ impl Server {
         }
         self.metrics.run_ended(&record.flow, RunState::Failed);
         if let Some(notifier) = notifier {
-            let alerts = RunAlerts {
-                server: self.clone(),
-                notifier,
-                on: deployment.notify.as_ref().map(|notify| notify.on.clone()).unwrap_or_default(),
-                deployment: deployment.name.clone(),
-                flow: record.flow.clone(),
-                slot,
-                ended: CancellationToken::new(),
-            };
+            let alerts = RunAlerts::new(self.clone(), notifier, deployment, record.flow.clone(), slot);
             alerts.start_failed(run_id, now, record.error.as_deref().unwrap_or(error));
         }
     }
@@ -582,7 +560,7 @@ impl Server {
     }
 }
 
-/// Why a run could not be started on request.
+/// The reason a run could not be started on request.
 #[derive(Debug, thiserror::Error)]
 pub enum TriggerError {
     #[error("no deployment is named `{name}`; GET /api/v1/deployments lists them")]
