@@ -414,7 +414,7 @@ async fn cli_trigger_and_runs_use_server() {
     .unwrap();
     let runs: Value = serde_json::from_str(&stdout(&listed)).unwrap_or(Value::Null);
     let run_id = runs[0]["run_id"].as_str().unwrap_or_default().to_string();
-    let shown = tokio::task::spawn_blocking({
+    let show_output = tokio::task::spawn_blocking({
         let cli = cli.clone();
         let (base, run_id) = (base.clone(), run_id.clone());
         move || cli(args(&["runs", "show", &run_id, "--server", &base]))
@@ -435,8 +435,12 @@ async fn cli_trigger_and_runs_use_server() {
     assert!(listed.status.success(), "{}", stderr(&listed));
     assert_eq!(runs[0]["deployment"], "adhoc");
     assert_eq!(runs[0]["params"], json!({"mode": "error"}));
-    assert!(shown.status.success(), "{}", stderr(&shown));
-    assert!(stdout(&shown).starts_with(&format!("run {run_id} of flow `fixture`: failed\n")), "{}", stdout(&shown));
+    assert!(show_output.status.success(), "{}", stderr(&show_output));
+    assert!(
+        stdout(&show_output).starts_with(&format!("run {run_id} of flow `fixture`: failed\n")),
+        "{}",
+        stdout(&show_output)
+    );
     assert_eq!(missing.status.code(), Some(2));
     assert!(
         stderr(&missing).contains("responded 404 Not Found: no deployment is named `absent`"),

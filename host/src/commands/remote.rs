@@ -71,7 +71,7 @@ impl Remote {
     }
 
     /// Streams the NDJSON lines of `path`, calling `line` for each, until
-    /// the server ends the answer.
+    /// the server ends the response.
     pub fn stream(&self, path: &str, mut line: impl FnMut(Value) -> Result<()>) -> Result<()> {
         let request = self.client.get(format!("{}{path}", self.base));
         let request = match &self.token {

@@ -8,7 +8,7 @@ use wflow_schedule::Schedule;
 
 use super::Status;
 
-/// The most fire times `--count` may ask for.
+/// The maximum number of fire times that `--count` accepts.
 const MAX_COUNT: usize = 10_000;
 
 /// Check schedules before deploying them.

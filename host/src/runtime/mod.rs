@@ -92,7 +92,7 @@ pub struct Runtime {
     /// Attempts started and not yet ended, waiting for a slot or running.
     active: AtomicUsize,
     /// With the pooling allocator, one permit per component slot. An attempt
-    /// holds as many as its component needs (see `pool`), and waits for them
+    /// takes as many as its component needs (see `pool`), and waits for them
     /// instead of failing to instantiate.
     slots: Option<tokio::sync::Semaphore>,
 }

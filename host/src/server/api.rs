@@ -176,7 +176,7 @@ pub fn router(server: Arc<Server>, state_dir: PathBuf, token: Option<&str>, base
         .with_state(state)
 }
 
-/// The most bytes of a plain-text error that [`json_errors`] keeps.
+/// The maximum number of bytes of a plain-text error that [`json_errors`] keeps.
 const MAX_ERROR_TEXT: usize = 4096;
 
 /// Turns the plain-text errors of axum's extractors (a bad query, a body
@@ -229,8 +229,7 @@ async fn require_token(
     let Some(expected) = state.token_hash else {
         return next.run(request).await;
     };
-    let given = bearer_token(request.headers());
-    let reason = match given {
+    let reason = match bearer_token(request.headers()) {
         None => "missing",
         Some(token) if blake3::hash(token.as_bytes()) == expected => return next.run(request).await,
         Some(_) => "wrong",

@@ -56,6 +56,7 @@ fn task_histogram() -> Histogram {
 impl Metrics {
     pub fn new() -> Self {
         let mut registry = Registry::with_prefix("wflow");
+
         let runs = Family::<StateLabels, Counter>::default();
         registry.register("runs", "Flow runs that ended, by flow and state", runs.clone());
         let task_seconds = Family::<StateLabels, Histogram, fn() -> Histogram>::new_with_constructor(task_histogram);
@@ -70,6 +71,7 @@ impl Metrics {
             "Output cache lookups of tasks with caching on, by flow and result",
             cache_lookups.clone(),
         );
+
         // From 1 ms to about 17 minutes.
         let scheduler_lag = Histogram::new(exponential_buckets(0.001, 4.0, 11));
         registry.register(
@@ -77,6 +79,7 @@ impl Metrics {
             "Time from a fire time to the start of its handling",
             scheduler_lag.clone(),
         );
+
         let runs_active = Gauge::default();
         registry.register("runs_active", "Runs started and not ended", runs_active.clone());
         let attempts_active = Gauge::default();
@@ -87,6 +90,7 @@ impl Metrics {
         );
         let fires_queued = Gauge::default();
         registry.register("fires_queued", "Fire times waiting behind a running run", fires_queued.clone());
+
         Metrics {
             registry,
             runs,
@@ -104,7 +108,7 @@ impl Metrics {
         self.runs.get_or_create(&StateLabels { flow: flow.to_string(), state: state.name().to_string() }).inc();
     }
 
-    /// Records a task of `flow` that ended; `cached` says whether the task
+    /// Records a task of `flow` that ended. `cached` is true when the task
     /// had caching on, so that its lookup counts as a hit or a miss.
     pub fn task_finished(&self, flow: &str, report: &TaskReport, cached: bool) {
         // A skipped or cancelled task never looked up its output or ran.

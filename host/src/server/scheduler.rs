@@ -74,7 +74,7 @@ impl Scheduler {
         run_exists: &dyn Fn(&str) -> bool,
     ) -> Result<Vec<String>> {
         let mut changes = Vec::new();
-        let mut kept = BTreeMap::new();
+        let mut updated = BTreeMap::new();
         for deployment in deployments {
             let Some(settings) = &deployment.schedule else {
                 continue;
@@ -110,7 +110,7 @@ impl Scheduler {
                 }
             };
             let handed_out = previous.map(|entry| entry.handed_out).unwrap_or_default();
-            kept.insert(
+            updated.insert(
                 deployment.name.clone(),
                 Entry { settings: settings.clone(), paused: deployment.paused, record, handed_out, unsaved: false },
             );
@@ -121,7 +121,7 @@ impl Scheduler {
         for name in std::mem::take(&mut self.entries).into_keys() {
             changes.push(format!("deployment `{name}` no longer has a schedule; its stored state is kept"));
         }
-        self.entries = kept;
+        self.entries = updated;
         Ok(changes)
     }
 

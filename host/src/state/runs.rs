@@ -146,8 +146,8 @@ pub struct RunRecord {
     /// the Unix epoch; absent for a run started on request.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scheduled_for_ms: Option<u64>,
-    /// Why the run failed before any task could start, such as a manifest
-    /// that no longer loads.
+    /// The reason the run failed before any task could start, such as a
+    /// manifest that no longer loads.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
 }

@@ -21,8 +21,8 @@ struct Flight {
 
 /// Groups the rows by the month of their `date`, in ascending order of month.
 ///
-/// The output has one month batch per month that has rows, so the host can
-/// run the `monthly` task once per month and cache each month on its own.
+/// Returns one month batch per month that has rows, so the host can run
+/// the `monthly` task once per month and cache each month on its own.
 fn run(_ctx: &Context, input: CleanOutput) -> Result<Vec<MonthBatch>> {
     let row_count = input.rows.len();
     let months = partition_by_month(&input.rows)?;

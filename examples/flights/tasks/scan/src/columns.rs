@@ -188,7 +188,7 @@ impl IntegerReader {
         match reader {
             ColumnReader::Int32ColumnReader(reader) => Ok(IntegerReader::Int32(reader, column)),
             ColumnReader::Int64ColumnReader(reader) => Ok(IntegerReader::Int64(reader, column)),
-            _ => Err(ParquetError::General("an integer column holds another type".to_string())),
+            _ => Err(ParquetError::General("the integer column has another physical type".to_string())),
         }
     }
 
@@ -216,7 +216,7 @@ fn read_column<T: DataType>(
     }
 
     // An optional column stores only its non-null values. The definition
-    // level of each row tells whether the row has the next value.
+    // level of each row shows whether the row has the next value.
     let mut levels: Vec<i16> = Vec::with_capacity(rows);
     reader.read_records(rows, Some(&mut levels), None, &mut values)?;
     let mut values = values.into_iter();
